@@ -1,0 +1,42 @@
+# Weft build, test and demo entry points. Every target installs what it needs first
+# (scripts/setup.sh is idempotent), so each works by itself on a fresh machine.
+
+NODE_TEST_FLAGS ?= --test-concurrency=1 --test-timeout=600000
+TEST_DIRS ?= dist/test
+
+.PHONY: all setup build ts bpf test unit demo bench down clean
+
+all: build
+
+setup:
+	@./scripts/setup.sh
+
+build: setup ts bpf
+
+ts:
+	npx tsc -p tsconfig.json
+
+# eBPF objects: one per hook under bpf/, built once they exist.
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,bpf/build/%.bpf.o,$(BPF_SRCS))
+
+bpf: $(BPF_OBJS)
+
+bpf/build/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/include/*.h)
+	@mkdir -p bpf/build
+	clang -O2 -g -target bpf -Ibpf/include -c $< -o $@
+
+test: build
+	node --test $(NODE_TEST_FLAGS) $(TEST_DIRS)
+
+demo: build
+	./scripts/demo.sh
+
+bench: build
+	@echo "no benchmarks yet: they arrive with the proxy (issue 3)"
+
+down:
+	node dist/test/bed/main.js down
+
+clean:
+	rm -rf dist bpf/build
