@@ -24,7 +24,7 @@ bpf: $(BPF_OBJS)
 
 bpf/build/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/include/*.h)
 	@mkdir -p bpf/build
-	clang -O2 -g -target bpf -Ibpf/include -c $< -o $@
+	clang -O2 -g -Wall -Werror -target bpf -Ibpf/include -I/usr/include/$(shell uname -m)-linux-gnu -c $< -o $@
 
 test: build
 	node --test $(NODE_TEST_FLAGS) $(TEST_DIRS)

@@ -1,0 +1,162 @@
+// Loads Weft's redirection programs for one node and attaches them to pod cgroups.
+// Maps are pinned under <pinDir>/maps/ and shared by the three objects (libbpf reuses a pinned
+// map of the same name), so their contents survive an agent restart. Links are pinned under
+// <pinDir>/links/<owner>/ so redirection keeps working while the agent is down.
+import { openSync, closeSync, mkdirSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as libbpf from '../../../native/src/libbpf.js';
+import { BpfError } from '../../../native/src/bpf-error.js';
+import { configCodec, type WeftConfig } from './abi.js';
+
+/** The hook programs, by object file and program name (`weft_<hook>_<verb>`). */
+export const REDIRECT_PROGRAMS = [
+  { object: 'connect4.bpf.o', program: 'weft_connect4_redirect' },
+  { object: 'sockops.bpf.o', program: 'weft_sockops_track' },
+  { object: 'getpeername4.bpf.o', program: 'weft_getpeername4_restore' },
+] as const;
+
+export const MAP_NAMES = ['weft_svc', 'weft_pod_cidr', 'weft_cookie_dst', 'weft_peer_dst'] as const;
+export type MapName = (typeof MAP_NAMES)[number];
+
+export interface RedirectProgramsOptions {
+  /** Directory holding the compiled objects (bpf/build). */
+  objectDir: string;
+  /** This node's bpffs directory, e.g. /sys/fs/bpf/weft. */
+  pinDir: string;
+  config: WeftConfig;
+}
+
+interface LoadedObject {
+  obj: libbpf.BpfObjectPtr;
+  program: libbpf.BpfProgramPtr;
+  programName: string;
+}
+
+export class RedirectPrograms {
+  private readonly objects: LoadedObject[];
+  /** File descriptors of the shared maps, owned by the loaded objects. */
+  readonly mapFds: Readonly<Record<MapName, number>>;
+  private closed = false;
+
+  private constructor(private readonly pinDir: string, objects: LoadedObject[], mapFds: Record<MapName, number>) {
+    this.objects = objects;
+    this.mapFds = mapFds;
+  }
+
+  static load(options: RedirectProgramsOptions): RedirectPrograms {
+    const mapsDir = join(options.pinDir, 'maps');
+    mkdirSync(mapsDir, { recursive: true });
+    mkdirSync(join(options.pinDir, 'links'), { recursive: true });
+    const config = configCodec.encode(options.config);
+    const objects: LoadedObject[] = [];
+    const mapFds: Partial<Record<MapName, number>> = {};
+    try {
+      for (const { object, program } of REDIRECT_PROGRAMS) {
+        const path = join(options.objectDir, object);
+        const obj = libbpf.openObject(path);
+        objects.push({ obj, program: null as unknown as libbpf.BpfProgramPtr, programName: program });
+        for (const { name, map } of libbpf.objectMaps(obj)) {
+          if (name.endsWith('.rodata')) libbpf.writeInitialValue(map, 0, config);
+          else libbpf.setMapPinPath(map, join(mapsDir, name));
+        }
+        libbpf.loadObject(obj, path);
+        objects[objects.length - 1]!.program = libbpf.findProgram(obj, program);
+        for (const { name, map } of libbpf.objectMaps(obj)) {
+          if ((MAP_NAMES as readonly string[]).includes(name)) mapFds[name as MapName] ??= libbpf.mapFd(map);
+        }
+      }
+    } catch (err) {
+      for (const { obj } of objects) libbpf.closeObject(obj);
+      throw err;
+    }
+    for (const name of MAP_NAMES) {
+      if (mapFds[name] === undefined) throw new BpfError('bpf_object__load', 2, `map ${name} missing from objects`);
+    }
+    return new RedirectPrograms(options.pinDir, objects, mapFds as Record<MapName, number>);
+  }
+
+  private linkDir(owner: string): string {
+    if (!/^[A-Za-z0-9_.-]+$/.test(owner)) throw new RangeError(`bad link owner name: ${owner}`);
+    return join(this.pinDir, 'links', owner);
+  }
+
+  /** Owners (e.g. pod UIDs) that have pinned links on this node. */
+  attachedOwners(): string[] {
+    const dir = join(this.pinDir, 'links');
+    return existsSync(dir) ? readdirSync(dir) : [];
+  }
+
+  /**
+   * Attaches every program to a cgroup and pins the links under links/<owner>/. Links already
+   * pinned there are moved to the programs loaded now (atomic swap), so calling this again
+   * after an agent restart neither duplicates attachments nor leaves a gap.
+   */
+  attach(owner: string, cgroupPath: string): void {
+    const dir = this.linkDir(owner);
+    mkdirSync(dir, { recursive: true });
+    const cgroupFd = openSync(cgroupPath, 'r');
+    try {
+      for (const { program, programName } of this.objects) {
+        const pin = join(dir, programName);
+        if (existsSync(pin)) {
+          const link = libbpf.openPinnedLink(pin);
+          try {
+            libbpf.updateLinkProgram(link, program);
+          } finally {
+            libbpf.destroyLink(link);
+          }
+          continue;
+        }
+        const link = libbpf.attachCgroup(program, cgroupFd, `${programName} -> ${cgroupPath}`);
+        try {
+          libbpf.pinLink(link, pin);
+        } finally {
+          libbpf.destroyLink(link); // the pin keeps the attachment alive
+        }
+      }
+    } finally {
+      closeSync(cgroupFd);
+    }
+  }
+
+  /** Detaches and unpins every link of an owner. Missing links are fine (already gone). */
+  detach(owner: string): void {
+    const dir = this.linkDir(owner);
+    if (!existsSync(dir)) return;
+    for (const name of readdirSync(dir)) {
+      const link = libbpf.openPinnedLink(join(dir, name));
+      try {
+        libbpf.detachLink(link);
+        libbpf.unpinLink(link);
+      } finally {
+        libbpf.destroyLink(link);
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  /** Releases this process's handles; pinned maps and links stay in place. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const { obj } of this.objects) libbpf.closeObject(obj);
+  }
+
+  /** Removes everything this node pinned: links (detaching them) and maps. */
+  static removeAll(pinDir: string): void {
+    const linksDir = join(pinDir, 'links');
+    if (existsSync(linksDir)) {
+      for (const owner of readdirSync(linksDir)) {
+        for (const name of readdirSync(join(linksDir, owner))) {
+          const link = libbpf.openPinnedLink(join(linksDir, owner, name));
+          try {
+            libbpf.detachLink(link);
+          } finally {
+            libbpf.destroyLink(link);
+          }
+        }
+      }
+    }
+    rmSync(pinDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,49 @@
+/* The ABI shared by the eBPF programs and the agent: map keys, map values and load-time
+ * constants. Every struct here has a TypeScript codec in agent/src/bpf/ that names it, and a
+ * test compares both layouts with the object's BTF, so a field moved here fails a test instead
+ * of corrupting a map. Fields ending in _be are in network byte order. */
+#ifndef WEFT_ABI_H
+#define WEFT_ABI_H
+
+/* Load-time constants (.rodata), set by the agent for its node before load. */
+struct weft_config {
+	/* The agent's own cgroup: its sockets are never redirected. 0 = none. */
+	__u64 agent_cgroup_id;
+	/* The node proxy's outbound listener, where mesh connections are sent. */
+	__u32 proxy_ip4_be;
+	__u16 proxy_port_be;
+	__u16 _pad;
+};
+
+/* Where a connection was going before connect4 rewrote it to the node proxy. */
+struct weft_orig_dst {
+	__u32 ip4_be;
+	__u16 port_be;
+	__u16 _pad;
+};
+
+/* A redirected connection as the proxy sees it after accept: the client's address. */
+struct weft_peer_key {
+	__u32 ip4_be;
+	__u16 port_be;
+	__u16 _pad;
+};
+
+/* A mesh service address: a Service ClusterIP and port. */
+struct weft_svc_key {
+	__u32 ip4_be;
+	__u16 port_be;
+	__u16 _pad;
+};
+
+/* Key of the pod-CIDR LPM trie: prefix length in bits, then the address. */
+struct weft_cidr_key {
+	__u32 prefixlen;
+	__u32 ip4_be;
+};
+
+#define WEFT_MAX_CONNS 65536
+#define WEFT_MAX_SVCS 16384
+#define WEFT_MAX_CIDRS 64
+
+#endif
