@@ -1,0 +1,107 @@
+// The node agent: wires config, the cluster watch, the state updater, the eBPF programs, the
+// outbound proxy and the admin server, and shuts them down in reverse order. Pinned programs
+// and maps stay in place on exit, so redirection survives an agent restart or upgrade.
+import type { Logger } from 'pino';
+import type { AgentConfig } from './config/agent-config.js';
+import { loadKubeConfig } from './k8s/kube-config.js';
+import { ClusterWatch } from './k8s/cluster-caches.js';
+import { StateUpdater } from './state/state-updater.js';
+import { RedirectPrograms } from './bpf/redirect-programs.js';
+import { PodCgroupFinder } from './bpf/pod-cgroup-finder.js';
+import { EnrollmentReconciler } from './bpf/enrollment-reconciler.js';
+import { syncMeshMaps } from './bpf/mesh-map-sync.js';
+import { OriginalDestinationTable } from './bpf/original-destination.js';
+import { ownCgroupId } from './bpf/own-cgroup.js';
+import { createMetricsRegistry } from './metrics/metrics-registry.js';
+import { AgentMetrics } from './metrics/agent-metrics.js';
+import { ProxyMetrics } from './metrics/proxy-metrics.js';
+import { OutboundProxy } from './proxy/outbound-proxy.js';
+import { AdminServer } from './admin/admin-server.js';
+
+/** How often enrolled pods whose cgroup was missing are looked for again. */
+const ENROLLMENT_RETRY_MS = 1000;
+
+export class Agent {
+  private programs?: RedirectPrograms;
+  private watch?: ClusterWatch;
+  private proxy?: OutboundProxy;
+  private admin?: AdminServer;
+  private retryTimer?: NodeJS.Timeout;
+
+  constructor(private readonly config: AgentConfig, private readonly log: Logger) {}
+
+  async start(): Promise<void> {
+    const { config, log } = this;
+    const registry = createMetricsRegistry();
+    const agentMetrics = new AgentMetrics(registry);
+    const proxyMetrics = new ProxyMetrics(registry);
+
+    this.programs = RedirectPrograms.load({
+      objectDir: config.bpfObjectDir,
+      pinDir: config.bpffsDir,
+      config: { agentCgroupId: ownCgroupId(), proxyIp4: config.nodeIp, proxyPort: config.outboundPort },
+    });
+    log.info({ subsys: 'bpf', pinDir: config.bpffsDir }, 'programs loaded');
+    const programs = this.programs;
+
+    this.watch = new ClusterWatch(loadKubeConfig(config.kubeconfig), config.nodeName, log.child({ subsys: 'k8s' }));
+    const state = new StateUpdater(this.watch, config.nodeName, config.nodeIp, log.child({ subsys: 'state' }));
+    const enrollment = new EnrollmentReconciler(
+      programs,
+      new PodCgroupFinder(config.cgroupRoot),
+      log.child({ subsys: 'enrollment' }),
+      () => agentMetrics.bpfAttachErrors.inc(),
+    );
+    let pendingEnrollment = false;
+    state.onPublish((snapshot) => {
+      syncMeshMaps(snapshot, programs.mapFds.weft_svc, programs.mapFds.weft_pod_cidr);
+      const result = enrollment.reconcile(snapshot);
+      agentMetrics.enrolledPods.set(result.attached);
+      pendingEnrollment = result.pending > 0;
+    });
+    this.watch.onChange(() => state.invalidate());
+
+    // Admin first, so /healthz answers and /readyz says what is missing while the rest starts.
+    this.admin = new AdminServer({
+      hosts: [config.nodeIp, '127.0.0.1'],
+      port: config.adminPort,
+      registry,
+      checks: [
+        { name: 'informers-synced', ready: () => this.watch?.synced() ?? false },
+        { name: 'programs-loaded', ready: () => this.programs !== undefined },
+        { name: 'proxy-listening', ready: () => this.proxy?.listening ?? false },
+      ],
+    });
+    await this.admin.listen();
+
+    await this.watch.start();
+    state.rebuild();
+    log.info({ subsys: 'k8s' }, 'cluster caches synced');
+
+    const originalDestinations = new OriginalDestinationTable(programs.mapFds.weft_peer_dst);
+    this.proxy = new OutboundProxy({
+      host: config.nodeIp,
+      port: config.outboundPort,
+      currentSnapshot: state.current,
+      originalDestination: (ip, port) => originalDestinations.take(ip, port),
+      metrics: proxyMetrics,
+      log: log.child({ subsys: 'proxy' }),
+    });
+    await this.proxy.listen();
+    log.info({ subsys: 'proxy', address: `${config.nodeIp}:${config.outboundPort}` }, 'outbound proxy listening');
+
+    this.retryTimer = setInterval(() => {
+      if (pendingEnrollment) state.rebuild();
+    }, ENROLLMENT_RETRY_MS);
+    this.retryTimer.unref();
+  }
+
+  /** Stops serving; pinned programs stay attached (an upgrade or restart keeps redirection). */
+  async stop(): Promise<void> {
+    if (this.retryTimer) clearInterval(this.retryTimer);
+    await this.proxy?.close();
+    await this.admin?.close();
+    await this.watch?.stop();
+    this.programs?.close();
+  }
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// `weft`: the command line. `weft agent` runs the node agent; `weft stat` reads a node's metrics.
+import { UsageError } from './usage-error.js';
+import { runStat, StatError, STAT_USAGE } from './stat-command.js';
+
+const USAGE = `usage: weft <command> [flags]
+commands:
+  agent   run the node agent (see weft agent --help)
+  stat    per-service request stats from one node's metrics
+${STAT_USAGE}`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'agent': {
+      const { runAgent } = await import('./agent-command.js');
+      return runAgent(rest);
+    }
+    case 'stat':
+      await runStat(rest, process.stdout);
+      return 0;
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`weft: ${err.message}\n${USAGE}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof StatError) {
+      process.stderr.write(`weft stat: ${err.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`weft: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,101 @@
+// The agent's view of the cluster: informers over Namespaces, this node's Pods, all Pods (for
+// the identity of remote endpoints), Services, EndpointSlices and Nodes. Informers restart
+// themselves when a watch fails, and the caches keep their last known content while the API
+// server is unreachable, so the node keeps enforcing what it knew.
+import {
+  CoreV1Api,
+  DiscoveryV1Api,
+  type KubeConfig,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { RestartingInformer } from './restarting-informer.js';
+import type { EndpointSlice, Namespace, Node, Pod, Service } from './kube-types.js';
+
+export interface ClusterCaches {
+  namespaces(): readonly Namespace[];
+  localPods(): readonly Pod[];
+  allPods(): readonly Pod[];
+  services(): readonly Service[];
+  endpointSlices(): readonly EndpointSlice[];
+  nodes(): readonly Node[];
+}
+
+export class ClusterWatch implements ClusterCaches {
+  private readonly namespaceInformer: RestartingInformer<Namespace>;
+  private readonly localPodInformer: RestartingInformer<Pod>;
+  private readonly podInformer: RestartingInformer<Pod>;
+  private readonly serviceInformer: RestartingInformer<Service>;
+  private readonly sliceInformer: RestartingInformer<EndpointSlice>;
+  private readonly nodeInformer: RestartingInformer<Node>;
+  private readonly all: RestartingInformer<KubernetesObject>[];
+  private listeners: (() => void)[] = [];
+
+  constructor(kubeConfig: KubeConfig, nodeName: string, log: Logger) {
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
+    const informerLog = (msg: string, fields?: object) => log.warn(fields ?? {}, msg);
+    const nodeSelector = `spec.nodeName=${nodeName}`;
+    this.namespaceInformer = new RestartingInformer<Namespace>({
+      kubeConfig, name: 'namespaces', log: informerLog, path: '/api/v1/namespaces',
+      list: () => core.listNamespace(),
+    });
+    this.localPodInformer = new RestartingInformer<Pod>({
+      kubeConfig, name: 'local-pods', log: informerLog, path: '/api/v1/pods', fieldSelector: nodeSelector,
+      list: () => core.listPodForAllNamespaces({ fieldSelector: nodeSelector }),
+    });
+    this.podInformer = new RestartingInformer<Pod>({
+      kubeConfig, name: 'pods', log: informerLog, path: '/api/v1/pods',
+      list: () => core.listPodForAllNamespaces(),
+    });
+    this.serviceInformer = new RestartingInformer<Service>({
+      kubeConfig, name: 'services', log: informerLog, path: '/api/v1/services',
+      list: () => core.listServiceForAllNamespaces(),
+    });
+    this.sliceInformer = new RestartingInformer<EndpointSlice>({
+      kubeConfig, name: 'endpointslices', log: informerLog, path: '/apis/discovery.k8s.io/v1/endpointslices',
+      list: () => discovery.listEndpointSliceForAllNamespaces(),
+    });
+    this.nodeInformer = new RestartingInformer<Node>({
+      kubeConfig, name: 'nodes', log: informerLog, path: '/api/v1/nodes',
+      list: () => core.listNode(),
+    });
+    this.all = [
+      this.namespaceInformer, this.localPodInformer, this.podInformer,
+      this.serviceInformer, this.sliceInformer, this.nodeInformer,
+    ] as RestartingInformer<KubernetesObject>[];
+    const notify = () => {
+      for (const listener of this.listeners) listener();
+    };
+    for (const informer of this.all) {
+      informer.on('add', notify);
+      informer.on('update', notify);
+      informer.on('delete', notify);
+    }
+  }
+
+  /** Called after any cached object changed (callers coalesce). */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Resolves once every informer has listed and is watching. */
+  async start(): Promise<void> {
+    await Promise.all(this.all.map((informer) => informer.start()));
+  }
+
+  synced(): boolean {
+    return this.all.every((informer) => informer.hasSynced());
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.all.map((informer) => informer.stop()));
+  }
+
+  namespaces() { return this.namespaceInformer.list(); }
+  localPods() { return this.localPodInformer.list(); }
+  allPods() { return this.podInformer.list(); }
+  services() { return this.serviceInformer.list(); }
+  endpointSlices() { return this.sliceInformer.list(); }
+  nodes() { return this.nodeInformer.list(); }
+}

@@ -1,0 +1,130 @@
+// Builds an immutable MeshSnapshot from the cluster caches. Pure: the same caches give the same
+// snapshot, so it is tested without a cluster.
+import type { ClusterCaches } from '../k8s/cluster-caches.js';
+import type { Pod, Service } from '../k8s/kube-types.js';
+import { enrolledNamespaces, isPodEnrolled } from './enrollment.js';
+import {
+  serviceAddressKey,
+  type Endpoint,
+  type MeshService,
+  type MeshSnapshot,
+  type PodInfo,
+  type ServicePort,
+  type ServiceTarget,
+} from './mesh-snapshot.js';
+import { workloadName } from './workload-name.js';
+
+export interface SnapshotInput {
+  version: number;
+  nodeName: string;
+  nodeIp: string;
+  caches: ClusterCaches;
+}
+
+function podInfo(pod: Pod, enrolled: ReadonlySet<string>): PodInfo | undefined {
+  const ip = pod.status?.podIP;
+  const meta = pod.metadata;
+  if (!ip || !meta?.name || !meta.namespace || !meta.uid) return undefined;
+  // host-network pods share the node's IP: they are not mesh workloads
+  if (pod.spec?.hostNetwork) return undefined;
+  return {
+    uid: meta.uid,
+    namespace: meta.namespace,
+    name: meta.name,
+    ip,
+    nodeName: pod.spec?.nodeName ?? '',
+    workload: workloadName(pod),
+    serviceAccount: pod.spec?.serviceAccountName ?? 'default',
+    enrolled: isPodEnrolled(pod, enrolled),
+  };
+}
+
+function servicePorts(service: Service): ServicePort[] {
+  return (service.spec?.ports ?? [])
+    .filter((p) => (p.protocol ?? 'TCP') === 'TCP')
+    .map((p) => ({ name: p.name, port: p.port, protocol: p.protocol ?? 'TCP', appProtocol: p.appProtocol }));
+}
+
+export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
+  const { caches } = input;
+  const enrolled = enrolledNamespaces(caches.namespaces());
+
+  const podsByIp = new Map<string, PodInfo>();
+  const podsByUid = new Map<string, PodInfo>();
+  for (const pod of [...caches.allPods(), ...caches.localPods()]) {
+    const info = podInfo(pod, enrolled);
+    if (!info) continue;
+    podsByIp.set(info.ip, info);
+    podsByUid.set(info.uid, info);
+  }
+
+  const nodeZones = new Map<string, string>();
+  const podCIDRs = new Set<string>();
+  for (const node of caches.nodes()) {
+    const zone = node.metadata?.labels?.['topology.kubernetes.io/zone'];
+    if (node.metadata?.name && zone) nodeZones.set(node.metadata.name, zone);
+    for (const cidr of node.spec?.podCIDRs ?? (node.spec?.podCIDR ? [node.spec.podCIDR] : [])) {
+      if (!cidr.includes(':')) podCIDRs.add(cidr);
+    }
+  }
+
+  // Endpoints per (namespace/service, port name) from every slice of the service.
+  const endpointsByServicePortName = new Map<string, Endpoint[]>();
+  for (const slice of caches.endpointSlices()) {
+    if (slice.addressType !== 'IPv4') continue;
+    const serviceName = slice.metadata?.labels?.['kubernetes.io/service-name'];
+    const namespace = slice.metadata?.namespace;
+    if (!serviceName || !namespace) continue;
+    for (const port of slice.ports ?? []) {
+      if (port.port === undefined || (port.protocol ?? 'TCP') !== 'TCP') continue;
+      const key = `${namespace}/${serviceName}/${port.name ?? ''}`;
+      let list = endpointsByServicePortName.get(key);
+      if (!list) endpointsByServicePortName.set(key, (list = []));
+      for (const endpoint of slice.endpoints ?? []) {
+        const ready = endpoint.conditions?.ready !== false;
+        for (const ip of endpoint.addresses ?? []) {
+          const pod = endpoint.targetRef?.uid ? podsByUid.get(endpoint.targetRef.uid) : podsByIp.get(ip);
+          list.push({
+            ip,
+            port: port.port,
+            ready,
+            nodeName: endpoint.nodeName,
+            zone: endpoint.zone ?? (endpoint.nodeName ? nodeZones.get(endpoint.nodeName) : undefined),
+            pod,
+          });
+        }
+      }
+    }
+  }
+
+  const servicesByAddress = new Map<string, ServiceTarget>();
+  for (const service of caches.services()) {
+    const clusterIP = service.spec?.clusterIP;
+    const name = service.metadata?.name;
+    const namespace = service.metadata?.namespace;
+    if (!clusterIP || clusterIP === 'None' || clusterIP.includes(':') || !name || !namespace) continue;
+    const ports = servicePorts(service);
+    const endpointsByPort = new Map<number, Endpoint[]>();
+    for (const port of ports) {
+      const all = endpointsByServicePortName.get(`${namespace}/${name}/${port.name ?? ''}`) ?? [];
+      endpointsByPort.set(port.port, all.filter((e) => e.ready));
+    }
+    const meshService: MeshService = { namespace, name, clusterIP, ports, endpointsByPort };
+    for (const port of ports) {
+      servicesByAddress.set(serviceAddressKey(clusterIP, port.port), { service: meshService, port });
+    }
+  }
+
+  return Object.freeze({
+    version: input.version,
+    nodeName: input.nodeName,
+    nodeIp: input.nodeIp,
+    servicesByAddress,
+    podsByIp,
+    podCIDRs: [...podCIDRs].sort(),
+    enrolledLocalPods: caches
+      .localPods()
+      .filter((pod) => pod.metadata?.uid && isPodEnrolled(pod, enrolled))
+      .map((pod) => ({ uid: pod.metadata!.uid!, namespace: pod.metadata!.namespace ?? '', name: pod.metadata!.name ?? '' })),
+  });
+}
