@@ -34,7 +34,7 @@ export class Agent {
     const { config, log } = this;
     const registry = createMetricsRegistry();
     const agentMetrics = new AgentMetrics(registry);
-    const proxyMetrics = new ProxyMetrics(registry);
+    const proxyMetrics = new ProxyMetrics(registry, { reporter: 'source' });
 
     this.programs = RedirectPrograms.load({
       objectDir: config.bpfObjectDir,
@@ -88,7 +88,6 @@ export class Agent {
       log: log.child({ subsys: 'proxy' }),
     });
     await this.proxy.listen();
-    log.info({ subsys: 'proxy', address: `${config.nodeIp}:${config.outboundPort}` }, 'outbound proxy listening');
 
     this.retryTimer = setInterval(() => {
       if (pendingEnrollment) state.rebuild();

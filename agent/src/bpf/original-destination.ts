@@ -2,7 +2,12 @@
 // which sockops filled when the redirected connection was established. The entry is removed
 // once read: the proxy asks once per connection.
 import * as libbpf from '../../../native/src/libbpf.js';
-import { origDstCodec, peerKeyCodec, type Ip4Port } from './abi.js';
+import { bytesToIp4, origDstCodec, peerKeyCodec } from './abi.js';
+
+export interface OriginalDestination {
+  ip: string;
+  port: number;
+}
 
 export class OriginalDestinationTable {
   private readonly key = new Uint8Array(peerKeyCodec.size);
@@ -10,10 +15,10 @@ export class OriginalDestinationTable {
 
   constructor(private readonly peerMapFd: number) {}
 
-  take(peerIp: string, peerPort: number): Ip4Port | undefined {
+  take(peerIp: string, peerPort: number): OriginalDestination | undefined {
     peerKeyCodec.encode({ ip4: peerIp, port: peerPort }, this.key);
     if (!libbpf.mapLookup(this.peerMapFd, this.key, this.value)) return undefined;
     libbpf.mapDelete(this.peerMapFd, this.key);
-    return origDstCodec.decode(this.value);
+    return { ip: bytesToIp4(this.value, 0), port: (this.value[4]! << 8) | this.value[5]! };
   }
 }

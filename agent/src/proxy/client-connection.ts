@@ -1,0 +1,40 @@
+// What the proxy knows about one accepted client connection: who sent it, where it was going,
+// and which connection-level metrics it feeds. Byte counters are taken from the socket's own
+// totals (no per-chunk work) when it closes and at every scrape while it is open.
+import type { Socket } from 'node:net';
+import type { SourceLabels, TrafficMetrics } from '../metrics/proxy-metrics.js';
+import type { ConnectionRoute } from './route-table.js';
+
+export class ClientConnection {
+  private traffic: TrafficMetrics | null = null;
+  private reportedReadBytes = 0;
+  private reportedWrittenBytes = 0;
+
+  constructor(
+    readonly socket: Socket,
+    readonly source: SourceLabels,
+    readonly route: ConnectionRoute,
+  ) {}
+
+  /** Counts the connection as proxied (opened) under the given labels. */
+  opened(traffic: TrafficMetrics): void {
+    this.traffic = traffic;
+    traffic.connectionOpened();
+  }
+
+  flushBytes(): void {
+    if (this.traffic === null) return;
+    const read = this.socket.bytesRead;
+    const written = this.socket.bytesWritten;
+    this.traffic.addBytes(written - this.reportedWrittenBytes, read - this.reportedReadBytes);
+    this.reportedReadBytes = read;
+    this.reportedWrittenBytes = written;
+  }
+
+  closed(): void {
+    if (this.traffic === null) return;
+    this.flushBytes();
+    this.traffic.connectionClosed();
+    this.traffic = null;
+  }
+}

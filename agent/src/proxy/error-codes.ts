@@ -1,0 +1,30 @@
+// Stable error codes of the node proxy. They appear in the `x-weft-error` response header, in
+// logs (field `code`) and in `weft_proxy_rejected_connections_total{reason}`. Each one is
+// documented in docs/errors.md; test/proxy/error-codes-documented.test.ts fails otherwise.
+// Add codes, never rename them: users grep for them.
+export const ProxyErrorCode = {
+  /** The Service port has no ready endpoints. HTTP 503; opaque TCP: client connection reset. */
+  NO_ENDPOINTS: 'ERR_PROXY_NO_ENDPOINTS',
+  /** The endpoint refused the connection (nothing listening). HTTP 502. */
+  UPSTREAM_REFUSED: 'ERR_PROXY_UPSTREAM_REFUSED',
+  /** The endpoint reset or closed the connection before a complete response. HTTP 502. */
+  UPSTREAM_RESET: 'ERR_PROXY_UPSTREAM_RESET',
+  /** No route to the endpoint (host or network unreachable). HTTP 502. */
+  UPSTREAM_UNREACHABLE: 'ERR_PROXY_UPSTREAM_UNREACHABLE',
+  /** Connecting to the endpoint took longer than the connect timeout. HTTP 504. */
+  UPSTREAM_CONNECT_TIMEOUT: 'ERR_PROXY_UPSTREAM_CONNECT_TIMEOUT',
+  /** The endpoint accepted the request but did not answer in time. HTTP 504. */
+  UPSTREAM_TIMEOUT: 'ERR_PROXY_UPSTREAM_TIMEOUT',
+  /** The endpoint answered with something that is not valid HTTP/1.1. HTTP 502. */
+  UPSTREAM_PROTOCOL: 'ERR_PROXY_UPSTREAM_PROTOCOL',
+  /** The client sent a request the proxy cannot parse or forward. HTTP 400. */
+  MALFORMED_REQUEST: 'ERR_PROXY_MALFORMED_REQUEST',
+  /** The accepted connection has no recorded original destination. Connection reset, no response. */
+  NO_ORIGINAL_DESTINATION: 'ERR_PROXY_NO_ORIGINAL_DESTINATION',
+  /** A bug or unexpected failure inside the proxy. HTTP 500. */
+  INTERNAL: 'ERR_PROXY_INTERNAL',
+} as const;
+
+export type ProxyErrorCode = (typeof ProxyErrorCode)[keyof typeof ProxyErrorCode];
+
+export const ALL_PROXY_ERROR_CODES: readonly ProxyErrorCode[] = Object.values(ProxyErrorCode);

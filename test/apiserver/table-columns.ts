@@ -1,0 +1,155 @@
+// The columns `kubectl get` shows for each kind, computed server-side as real servers do
+// (kubectl asks for a meta.k8s.io Table and prints its rows as given).
+import type { KubeObject } from './kube-object.js';
+import type { ResourceDescriptor } from './resource-registry.js';
+import { ageOf } from './human-duration.js';
+
+export interface ColumnDefinition {
+  name: string;
+  type: 'string' | 'integer' | 'date' | 'number' | 'boolean';
+  format: string;
+  description: string;
+  /** 0 = always shown, 1 = only with -o wide. */
+  priority: number;
+}
+
+type Cell = string | number | boolean;
+interface Column extends ColumnDefinition {
+  cell(obj: any): Cell;
+}
+
+const col = (name: string, cell: (obj: any) => Cell, options: Partial<ColumnDefinition> = {}): Column => ({
+  name, type: 'string', format: '', description: name, priority: 0, ...options, cell,
+});
+const nameCol = col('Name', (o) => o.metadata?.name ?? '', { format: 'name', description: 'Name must be unique within a namespace.' });
+const ageCol = col('Age', (o) => ageOf(o.metadata?.creationTimestamp), { description: 'CreationTimestamp is a timestamp representing the server time when this object was created.' });
+const none = (v: unknown): string => (v === undefined || v === null || v === '' ? '<none>' : String(v));
+const count = (v: unknown): number => (v && typeof v === 'object' ? Object.keys(v).length : 0);
+
+function podStatus(pod: any): string {
+  if (pod.metadata?.deletionTimestamp) return 'Terminating';
+  return pod.status?.reason ?? pod.status?.phase ?? 'Unknown';
+}
+
+function podReady(pod: any): string {
+  const total = (pod.spec?.containers ?? []).length;
+  const ready = (pod.status?.containerStatuses ?? []).filter((c: any) => c?.ready).length;
+  return `${ready}/${total}`;
+}
+
+function servicePorts(svc: any): string {
+  const ports: any[] = svc.spec?.ports ?? [];
+  if (ports.length === 0) return '<none>';
+  return ports.map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`).join(',');
+}
+
+function nodeReady(node: any): string {
+  const ready = (node.status?.conditions ?? []).find((c: any) => c?.type === 'Ready');
+  const status = ready?.status === 'True' ? 'Ready' : ready ? 'NotReady' : 'Unknown';
+  return node.spec?.unschedulable ? `${status},SchedulingDisabled` : status;
+}
+
+function nodeRoles(node: any): string {
+  const roles = Object.keys(node.metadata?.labels ?? {}).filter((k) => k.startsWith('node-role.kubernetes.io/')).map((k) => k.slice('node-role.kubernetes.io/'.length));
+  return roles.length > 0 ? roles.sort().join(',') : '<none>';
+}
+
+function nodeAddress(node: any, type: string): string {
+  return none((node.status?.addresses ?? []).find((a: any) => a?.type === type)?.address);
+}
+
+function sliceEndpoints(slice: any): string {
+  const addrs: string[] = (slice.endpoints ?? []).flatMap((e: any) => e?.addresses ?? []);
+  if (addrs.length === 0) return '<unset>';
+  return addrs.length > 3 ? `${addrs.slice(0, 3).join(',')} + ${addrs.length - 3} more...` : addrs.join(',');
+}
+
+const builtinColumns: Record<string, Column[]> = {
+  Pod: [
+    nameCol,
+    col('Ready', podReady, { description: 'The aggregate readiness state of this pod for accepting traffic.' }),
+    col('Status', podStatus, { description: 'The aggregate status of the containers in this pod.' }),
+    col('Restarts', (p) => (p.status?.containerStatuses ?? []).reduce((n: number, c: any) => n + (c?.restartCount ?? 0), 0), { type: 'string', description: 'The number of times the containers in this pod have been restarted.' }),
+    ageCol,
+    col('IP', (p) => none(p.status?.podIP), { priority: 1, description: 'The IP address assigned to the pod' }),
+    col('Node', (p) => none(p.spec?.nodeName), { priority: 1, description: 'The name of the node the pod is running on' }),
+    col('Nominated Node', (p) => none(p.status?.nominatedNodeName), { priority: 1, description: 'The nominated node for the pod' }),
+    col('Readiness Gates', (p) => none((p.spec?.readinessGates ?? []).map((g: any) => g.conditionType).join(',')), { priority: 1, description: 'Readiness gates' }),
+  ],
+  Service: [
+    nameCol,
+    col('Type', (s) => s.spec?.type ?? 'ClusterIP', { description: 'The type of the service.' }),
+    col('Cluster-IP', (s) => none(s.spec?.clusterIP), { description: 'The cluster IP of the service.' }),
+    col('External-IP', (s) => none((s.spec?.externalIPs ?? []).join(',') || s.spec?.externalName), { description: 'The external IPs of the service.' }),
+    col('Port(s)', servicePorts, { description: 'The ports of the service.' }),
+    ageCol,
+    col('Selector', (s) => none(Object.entries(s.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',')), { priority: 1, description: 'The selector of the service.' }),
+  ],
+  Namespace: [nameCol, col('Status', (n) => n.status?.phase ?? 'Active', { description: 'The status of the namespace' }), ageCol],
+  Node: [
+    nameCol,
+    col('Status', nodeReady, { description: 'The status of the node' }),
+    col('Roles', nodeRoles, { description: 'The roles of the node' }),
+    ageCol,
+    col('Version', (n) => n.status?.nodeInfo?.kubeletVersion ?? '', { description: 'Kubelet Version reported by the node.' }),
+    col('Internal-IP', (n) => nodeAddress(n, 'InternalIP'), { priority: 1, description: 'Internal IP of the node' }),
+    col('External-IP', (n) => nodeAddress(n, 'ExternalIP'), { priority: 1, description: 'External IP of the node' }),
+    col('OS-Image', (n) => none(n.status?.nodeInfo?.osImage), { priority: 1, description: 'OS image' }),
+    col('Kernel-Version', (n) => none(n.status?.nodeInfo?.kernelVersion), { priority: 1, description: 'Kernel version' }),
+    col('Container-Runtime', (n) => none(n.status?.nodeInfo?.containerRuntimeVersion), { priority: 1, description: 'Container runtime' }),
+  ],
+  ConfigMap: [nameCol, col('Data', (c) => count(c.data) + count(c.binaryData), { type: 'integer', description: 'Number of keys' }), ageCol],
+  Secret: [nameCol, col('Type', (s) => s.type ?? 'Opaque', { description: 'The type of the secret' }), col('Data', (s) => count(s.data), { type: 'integer', description: 'Number of keys' }), ageCol],
+  ServiceAccount: [nameCol, col('Secrets', (s) => (s.secrets ?? []).length, { type: 'integer', description: 'Number of secrets' }), ageCol],
+  EndpointSlice: [
+    nameCol,
+    col('AddressType', (e) => e.addressType ?? '', { description: 'The IP protocol family' }),
+    col('Ports', (e) => ((e.ports ?? []) as any[]).map((p) => String(p.port ?? '')).join(',') || '<unset>', { description: 'The ports' }),
+    col('Endpoints', sliceEndpoints, { description: 'The endpoint addresses' }),
+    ageCol,
+  ],
+  Lease: [nameCol, col('Holder', (l) => l.spec?.holderIdentity ?? '', { description: 'The holder of the lease' }), ageCol],
+  Event: [
+    col('Last Seen', (e) => ageOf(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp), { description: 'Time since last seen' }),
+    col('Type', (e) => e.type ?? '', { description: 'Event type' }),
+    col('Reason', (e) => e.reason ?? '', { description: 'Reason' }),
+    col('Object', (e) => `${String(e.involvedObject?.kind ?? '').toLowerCase()}/${e.involvedObject?.name ?? ''}`, { description: 'Object' }),
+    col('Message', (e) => e.message ?? '', { description: 'Message' }),
+  ],
+};
+
+/** Evaluates the simple JSONPaths CRD printer columns use (".spec.size", ".status.items[0].name"). */
+function jsonPathValue(obj: any, path: string): unknown {
+  let cur = obj;
+  for (const part of path.replace(/^\{?\.?/, '').replace(/\}$/, '').split('.').filter(Boolean)) {
+    const m = /^([^[\]]+)((?:\[\d+\])*)$/.exec(part);
+    if (!m) return undefined;
+    cur = cur?.[m[1]!];
+    for (const idx of m[2]!.match(/\d+/g) ?? []) cur = Array.isArray(cur) ? cur[Number(idx)] : undefined;
+  }
+  return cur;
+}
+
+function customColumns(d: ResourceDescriptor): Column[] {
+  const printer = d.custom?.printerColumns ?? [];
+  const extra = printer.map((p) => col(p.name, (o) => {
+    const v = jsonPathValue(o, p.jsonPath);
+    if (p.type === 'date') return ageOf(v);
+    if (v === undefined || v === null) return '';
+    return typeof v === 'object' ? JSON.stringify(v) : (v as Cell);
+  }, { type: p.type === 'date' ? 'date' : (p.type ?? 'string'), priority: p.priority ?? 0, description: p.description ?? '' }));
+  return [nameCol, ...extra.filter((c) => c.name.toLowerCase() !== 'age'), ...(printer.some((p) => p.name.toLowerCase() === 'age') ? extra.filter((c) => c.name.toLowerCase() === 'age') : [ageCol])];
+}
+
+export function columnsFor(d: ResourceDescriptor): Column[] {
+  if (d.custom) return customColumns(d);
+  return builtinColumns[d.kind] ?? [nameCol, col('Created At', (o) => o.metadata?.creationTimestamp ?? '', { type: 'date', description: 'CreationTimestamp is a timestamp representing the server time when this object was created.' })];
+}
+
+export function cellsFor(columns: Column[], obj: KubeObject): Cell[] {
+  return columns.map((c) => c.cell(obj));
+}
+
+export function definitionsOf(columns: Column[]): ColumnDefinition[] {
+  return columns.map(({ name, type, format, description, priority }) => ({ name, type, format, description, priority }));
+}

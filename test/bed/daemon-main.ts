@@ -1,0 +1,48 @@
+// Entry point of the bed daemon (started detached by `bed up`; not meant to be run by hand).
+// Arguments: --state DIR --nodes N [--kubeconfig FILE] [--no-controllers] [--no-agent]
+import { BedDaemon } from './daemon.js';
+import { makeBedLog } from './bed-log.js';
+
+function parseDaemonArgs(argv: string[]) {
+  const options = { stateDir: '', nodeCount: 2, externalKubeconfig: null as string | null, controllers: true, agent: true };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--state') options.stateDir = argv[++i] ?? '';
+    else if (arg === '--nodes') options.nodeCount = Number(argv[++i]);
+    else if (arg === '--kubeconfig') options.externalKubeconfig = argv[++i] ?? null;
+    else if (arg === '--no-controllers') options.controllers = false;
+    else if (arg === '--no-agent') options.agent = false;
+    else throw new Error(`bed daemon: unknown argument ${arg}`);
+  }
+  if (!options.stateDir) throw new Error('bed daemon: --state is required');
+  return options;
+}
+
+const log = makeBedLog('bed-daemon');
+
+async function main(): Promise<void> {
+  const daemon = new BedDaemon(parseDaemonArgs(process.argv.slice(2)), log);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log('stopping', { signal });
+    daemon.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log('stop failed', { err: err instanceof Error ? err.stack : String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  // A failed background task must not take the whole bed down: log it loudly and keep serving.
+  process.on('unhandledRejection', (reason) => log('unhandled rejection', { err: reason instanceof Error ? reason.stack : String(reason) }));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  await daemon.start();
+}
+
+main().catch((err: unknown) => {
+  log('bed daemon failed to start', { err: err instanceof Error ? err.stack : String(err) });
+  process.exit(1);
+});
