@@ -25,22 +25,32 @@ k get nodes -L topology.kubernetes.io/zone
 k -n demo get pods -o wide
 k -n demo get endpointslices -l kubernetes.io/service-name=web -o yaml | grep -E 'addresses|- 10\.|nodeName|zone|ready'
 
-echo "== sending traffic from the client pod (node-1) to each backend pod"
-for pod in web-1 web-2; do
-  ip=$(k -n demo get pod "$pod" -o jsonpath='{.status.podIP}')
-  node=$(k -n demo get pod "$pod" -o jsonpath='{.spec.nodeName}')
-  for i in 1 2 3; do
-    code=$(bed exec client -n demo -- curl -s -o /dev/null -w '%{http_code}' "http://$ip:8080/")
-    echo "client -> $pod ($ip on $node): HTTP $code"
-  done
+echo "== sending traffic: the client pod (node-1) calls the web Service's ClusterIP"
+svc_ip=$(k -n demo get service web -o jsonpath='{.spec.clusterIP}')
+for i in $(seq 1 20); do
+  served=$(bed exec client -n demo -- curl -s -D - -o /dev/null "http://$svc_ip/" | tr -d '\r' | awk 'NR==1{code=$2} END{print code}')
+  printf '%s ' "$served"
+done
+echo
+
+for node in node-1 node-2; do
+  ip=$(bed status | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const n=JSON.parse(s).nodes.find(n=>n.name===process.argv[1]);console.log(n.ip)})' "$node")
+  echo "== $node's metrics (weft stat --node-addr $ip:15020)"
+  bed exec --node "$node" -- node dist/agent/src/cli/main.js stat --node-addr "$ip:15020"
 done
 
 cat <<MSG
 
+The client's requests went through node-1's agent: its eBPF program sent each connect to the
+node proxy, which picked a backend on node-1 or node-2. node-2 shows no requests of its own
+because its pods only served (the server-side report arrives with mTLS).
+
 The bed is still running. Explore it:
-  kubectl --kubeconfig $kubeconfig get pods -A -o wide
-  node dist/test/bed/main.js status --state $state
-  node dist/test/bed/main.js exec client -n demo --state $state -- curl -s http://<pod-ip>:8080/
+  export KUBECONFIG=$kubeconfig
+  kubectl get pods -A -o wide
+  npm run --silent bed -- status --state $state
+  npm run --silent bed -- exec client -n demo --state $state -- curl -s http://$svc_ip/
+  npm run --silent bed -- exec --node node-1 --state $state -- node dist/agent/src/cli/main.js stat --node-addr <node-1 IP>:15020
 Remove everything it created:
   make down        (or: npm run bed -- down --state $state)
 MSG

@@ -16,7 +16,7 @@ import { createMetricsRegistry } from './metrics/metrics-registry.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
 import { ProxyMetrics } from './metrics/proxy-metrics.js';
 import { OutboundProxy } from './proxy/outbound-proxy.js';
-import { AdminServer } from './admin/admin-server.js';
+import { AdminServer } from './metrics/admin-server.js';
 
 /** How often enrolled pods whose cgroup was missing are looked for again. */
 const ENROLLMENT_RETRY_MS = 1000;
@@ -66,11 +66,24 @@ export class Agent {
       hosts: [config.nodeIp, '127.0.0.1'],
       port: config.adminPort,
       registry,
-      checks: [
-        { name: 'informers-synced', ready: () => this.watch?.synced() ?? false },
-        { name: 'programs-loaded', ready: () => this.programs !== undefined },
-        { name: 'proxy-listening', ready: () => this.proxy?.listening ?? false },
-      ],
+      readiness: {
+        informersSynced: () => this.watch?.synced() ?? false,
+        programsLoaded: () => this.programs !== undefined,
+        proxyListening: () => this.proxy?.listening ?? false,
+      },
+      debug: {
+        '/debug/snapshot': (_req, res) => {
+          const snapshot = state.current();
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+            version: snapshot.version,
+            services: [...snapshot.servicesByAddress.keys()],
+            pods: snapshot.podsByIp.size,
+            podCIDRs: snapshot.podCIDRs,
+            enrolledLocalPods: snapshot.enrolledLocalPods,
+          }, null, 2));
+        },
+      },
+      log,
     });
     await this.admin.listen();
 

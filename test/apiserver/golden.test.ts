@@ -15,9 +15,9 @@ import { apiRequest } from './test-client.js';
 import { StaticTokenAuthenticator } from './authentication.js';
 import type { RequestAttributes } from './authorization.js';
 
-/** The golden answers live beside the repository (../shared/k8s-golden), in CI too. */
+/** The golden answers of a real kube-apiserver 1.26, copied into testdata/ (see its README). */
 function goldenDir(): string {
-  const dir = join(repoRoot, '..', 'shared', 'k8s-golden');
+  const dir = join(repoRoot, 'test', 'apiserver', 'testdata');
   if (!existsSync(join(dir, 'create-pod.json'))) throw new Error(`golden answers not found in ${dir}`);
   return dir;
 }

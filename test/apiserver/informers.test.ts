@@ -18,7 +18,7 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import { startApiServer, type ApiServerHandle } from './server.js';
-import { RestartingInformer } from '../bed/controllers/restarting-informer.js';
+import { RestartingInformer } from '../../agent/src/k8s/restarting-informer.js';
 import { InformerEventLog } from '../support/informer-event-log.js';
 import { startConnectionRelay, type ConnectionRelay } from '../support/informer-relay.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
@@ -81,11 +81,6 @@ describe('client-node informers against the in-repo API server', () => {
     await relay?.close();
     await server?.close();
     await stateDir?.remove();
-    const diag = setTimeout(() => {
-      const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
-      console.error('DIAG still alive', 'informers.test.ts', handles.map((h) => { const x = h as { constructor: { name: string }; remoteAddress?: string; remotePort?: number; localPort?: number; _host?: string }; return `${x.constructor.name} ${x.remoteAddress ?? ''}:${x.remotePort ?? ''} local ${x.localPort ?? ''}`; }));
-    }, 8000);
-    diag.unref();
   });
 
   test('a Pod informer with fieldSelector spec.nodeName sees only its node, with add/update/delete', async () => {

@@ -250,6 +250,20 @@ spec:
     assert.equal(stored.dtaa, undefined, 'the unknown field was dropped');
   });
 
+  test('apply --server-side creates, then drops the fields the manager stopped applying', async () => {
+    const ns = uniqueName('ssa');
+    await ok(['create', 'namespace', ns]);
+    const file = join(dir.path, `${ns}.yaml`);
+    const manifest = (extra: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  namespace: ${ns}\n  labels: {keep: "1"${extra}}\ndata:\n  a: "1"\n`;
+    await writeFile(file, manifest(', drop: "2"'));
+    assert.match(await ok(['apply', '--server-side', '-f', file]), /configmap\/applied serverside-applied/);
+    await ok(['label', 'cm', 'applied', '-n', ns, 'other=kept']);
+    await writeFile(file, manifest(''));
+    assert.match(await ok(['apply', '--server-side', '-f', file]), /serverside-applied/);
+    const cm = JSON.parse(await ok(['get', 'cm', 'applied', '-n', ns, '-o', 'json']));
+    assert.deepEqual(cm.metadata.labels, { keep: '1', other: 'kept' }, 'own dropped field removed, others\' fields kept');
+  });
+
   test('deleting a namespace deletes its objects and then the namespace', async () => {
     const ns = uniqueName('doomed');
     await ok(['create', 'namespace', ns]);

@@ -40,6 +40,8 @@ export class RequestHandler {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.dispatch(req, res).catch((err: unknown) => {
+      // Drain an unread body so the connection can carry the answer (and the next request).
+      if (!req.complete) req.resume();
       if (err instanceof ApiError) {
         sendStatus(res, err);
         return;

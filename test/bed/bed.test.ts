@@ -171,9 +171,14 @@ describe('test bed (two nodes)', { timeout: 600_000 }, () => {
 
   test('status reports nodes and pods, with kubelet-shaped cgroups holding the pod processes', async () => {
     const current = await status(state);
-    assert.deepEqual(current.nodes, [
-      { name: 'node-1', netns: `${prefix}-node-1`, ip: '10.240.0.11', podCIDR: '10.244.1.0/24', zone: 'zone-a', agentPid: null },
-      { name: 'node-2', netns: `${prefix}-node-2`, ip: '10.240.0.12', podCIDR: '10.244.2.0/24', zone: 'zone-b', agentPid: null },
+    // One Weft agent per node, running (the supervisor restarts it like a DaemonSet pod).
+    for (const node of current.nodes) {
+      assert.equal(typeof node.agentPid, 'number', `${node.name} has an agent`);
+      assert.ok(isAlive(node.agentPid!), `${node.name}'s agent ${node.agentPid} is alive`);
+    }
+    assert.deepEqual(current.nodes.map((n) => ({ ...n, agentPid: 'running' })), [
+      { name: 'node-1', netns: `${prefix}-node-1`, ip: '10.240.0.11', podCIDR: '10.244.1.0/24', zone: 'zone-a', agentPid: 'running' },
+      { name: 'node-2', netns: `${prefix}-node-2`, ip: '10.240.0.12', podCIDR: '10.244.2.0/24', zone: 'zone-b', agentPid: 'running' },
     ]);
     const netns = await listNetns();
     for (const node of current.nodes) assert.ok(netns.includes(node.netns), `${node.netns} exists`);

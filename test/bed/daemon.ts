@@ -24,6 +24,7 @@ import { loadKubeConfig } from './kube-client.js';
 import { BedKubelet } from './kubelet/kubelet.js';
 import { AgentSupervisor, agentCommand } from './agent-supervisor.js';
 import { EndpointSliceController } from './controllers/endpointslice-controller.js';
+import { BedKubeProxy } from './kube-proxy/bed-kube-proxy.js';
 import type { BedLog } from './bed-log.js';
 
 export interface DaemonOptions {
@@ -52,6 +53,7 @@ export class BedDaemon {
   private leaseKeeper: NodeLeaseKeeper | null = null;
   private kubelet: BedKubelet | null = null;
   private controller: EndpointSliceController | null = null;
+  private kubeProxy: BedKubeProxy | null = null;
   private record: BedRecord;
 
   constructor(private readonly options: DaemonOptions, private readonly log: BedLog) {
@@ -125,6 +127,9 @@ export class BedDaemon {
     if (this.options.controllers) {
       this.controller = new EndpointSliceController(kubeConfig, (msg, fields) => this.log(msg, { subsys: 'endpointslice-controller', ...fields }));
       await this.controller.start();
+      // kube-proxy on every node, so pods outside the mesh reach ClusterIPs as on a real node.
+      this.kubeProxy = new BedKubeProxy({ kubeConfig, nodes: this.nodes, log: this.log });
+      await this.kubeProxy.start();
     }
     await this.startAgents();
     this.record.phase = 'ready';
@@ -242,6 +247,7 @@ export class BedDaemon {
     this.record.phase = 'stopping';
     await this.saveRecord();
     for (const agent of this.agents.values()) agent.stop();
+    if (this.kubeProxy) await this.kubeProxy.stop();
     if (this.controller) await this.controller.stop();
     if (this.kubelet) await this.kubelet.stop();
     this.leaseKeeper?.stop();

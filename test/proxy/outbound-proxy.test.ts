@@ -598,5 +598,19 @@ describe('outbound proxy', () => {
     assert.ok((await metricValue('weft_tcp_sent_bytes_total', tcpLabels)) > n * 50, 'response bytes counted');
     const text = await registry.metrics();
     assert.match(text, /^process_cpu_user_seconds_total /m, 'default process metrics are present');
+    assert.equal(proxy.listening, true);
+    assert.ok(proxy.stats().upstreamPools >= 2, 'one keep-alive pool per endpoint used');
+  });
+
+  test('close() ends open client connections and stops listening', async () => {
+    const socket = await rawConnect(BANNER);
+    await readUntil(socket, (b) => b.toString('latin1') === banner.banner);
+    await waitFor(() => proxy.stats().openConnections >= 1, { what: 'the banner connection to be open' });
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.on('error', () => undefined); // a reset is as good as a FIN here
+    await proxy.close();
+    await closed;
+    assert.equal(proxy.listening, false);
+    assert.equal(proxy.stats().openConnections, 0);
   });
 });

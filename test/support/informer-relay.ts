@@ -1,7 +1,8 @@
 // A loopback TCP relay in front of the API server that a test can cut, to play a network failure
 // under a client's watch: `killConnections()` resets every relayed connection (the client sees
 // its watch die mid-stream), `hold()` parks new connections unanswered until `release()`, so a
-// test can change objects while the client is provably disconnected. TLS passes through
+// test can change objects while the client is provably disconnected, and `dropHeld()` resets the
+// parked ones (a server failing before it answers). TLS passes through
 // untouched; clients point at `url` with the server's CA and token.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -13,9 +14,13 @@ export interface ConnectionRelay {
   readonly connectionsRelayed: number;
   /** Connections currently parked by hold(). */
   readonly heldCount: number;
+  /** Relayed connections currently open. */
+  readonly openCount: number;
   /** Resets every open relayed connection; returns how many were open. */
   killConnections(): number;
   hold(): void;
+  /** Resets the parked connections (the client sees the server fail before answering). */
+  dropHeld(): number;
   release(): void;
   /** A copy of `kubeConfig` whose current cluster is reached through this relay. */
   kubeConfigThrough(kubeConfig: KubeConfig): KubeConfig;
@@ -73,6 +78,9 @@ export async function startConnectionRelay(target: { host: string; port: number 
     get heldCount() {
       return held.length;
     },
+    get openCount() {
+      return pairs.size;
+    },
     killConnections(): number {
       const open = pairs.size;
       for (const { client, upstream } of [...pairs]) {
@@ -84,6 +92,11 @@ export async function startConnectionRelay(target: { host: string; port: number 
     },
     hold(): void {
       holding = true;
+    },
+    dropHeld(): number {
+      const dropped = held.splice(0);
+      for (const client of dropped) client.resetAndDestroy();
+      return dropped.length;
     },
     release(): void {
       holding = false;

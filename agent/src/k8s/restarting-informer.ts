@@ -51,7 +51,7 @@ export class RestartingInformer<T extends KubernetesObject> implements ObjectCac
   constructor(options: RestartingInformerOptions<T>) {
     this.informer = new ListWatch<T>(
       options.path,
-      new Watch(options.kubeConfig),
+      new WatchClosedOnStop(options.kubeConfig, () => this.stopped),
       options.list,
       false,
       options.labelSelector,
@@ -127,7 +127,7 @@ export class RestartingInformer<T extends KubernetesObject> implements ObjectCac
       // ListWatch reports failures through 'error'; a rejection here is a bug in its setup
       // (e.g. no current cluster) and is treated the same way.
       this.attemptFailed = true;
-      this.log('informer start failed', { informer: this.name, err: describe(err) });
+      this.log('informer start failed', { informer: this.name, err: errorText(err) });
     });
     this.attemptInFlight = started;
     await started;
@@ -149,7 +149,7 @@ export class RestartingInformer<T extends KubernetesObject> implements ObjectCac
     if (this.stopped) return;
     this.log('informer failed, restarting', {
       informer: this.name,
-      err: describe(err),
+      err: errorText(err),
       retryInMs: this.backoffMs,
     });
     if (this.attemptInFlight) {
@@ -168,7 +168,27 @@ export class RestartingInformer<T extends KubernetesObject> implements ObjectCac
   }
 }
 
-function describe(err: unknown): string {
+/**
+ * ListWatch re-watches on its own after a clean close or a 410 relist; if stop() lands while such
+ * a reconnect awaits its list or the watch response, ListWatch opens the watch anyway and keeps
+ * it. This Watch aborts any watch that opens after stop, so a stopped informer holds no socket.
+ */
+class WatchClosedOnStop extends Watch {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly isStopped: () => boolean,
+  ) {
+    super(kubeConfig);
+  }
+
+  override async watch(...args: Parameters<Watch['watch']>): Promise<AbortController> {
+    const controller = await super.watch(...args);
+    if (this.isStopped()) controller.abort();
+    return controller;
+  }
+}
+
+function errorText(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   if (err && typeof err === 'object') {
     const record = err as Record<string, unknown>;

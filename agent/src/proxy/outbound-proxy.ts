@@ -124,6 +124,11 @@ export class OutboundProxy {
     return this.server.listening;
   }
 
+  /** A cheap picture for /debug endpoints and tests. */
+  stats(): { listening: boolean; openConnections: number; upstreamPools: number } {
+    return { listening: this.server.listening, openConnections: this.open.size, upstreamPools: this.pools.size };
+  }
+
   /** The bound address (useful with port 0). */
   address(): net.AddressInfo {
     const address = this.server.address();

@@ -137,11 +137,6 @@ describe('EndpointSliceController', () => {
     await relay?.close();
     await server?.close();
     await stateDir?.remove();
-    const diag = setTimeout(() => {
-      const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
-      console.error('DIAG still alive', 'endpointslice-controller.test.ts', handles.map((h) => { const x = h as { constructor: { name: string }; remoteAddress?: string; remotePort?: number; localPort?: number; _host?: string }; return `${x.constructor.name} ${x.remoteAddress ?? ''}:${x.remotePort ?? ''} local ${x.localPort ?? ''}`; }));
-    }, 8000);
-    diag.unref();
   });
 
   test('writes one slice per selector Service, shaped like the real controller’s, listing its pods', async () => {

@@ -30,7 +30,7 @@ import {
 } from './endpointslice-desired.js';
 import { EndpointSliceWriteTracker } from './endpointslice-write-tracker.js';
 import { KeyedWorkQueue } from './keyed-work-queue.js';
-import { RestartingInformer } from './restarting-informer.js';
+import { RestartingInformer } from '../../../agent/src/k8s/restarting-informer.js';
 
 export type ControllerLog = (msg: string, fields?: object) => void;
 

@@ -1,0 +1,86 @@
+// A two-node bed for end-to-end tests, driven the way users drive it: the bed CLI, kubectl
+// with the bed's kubeconfig, and commands run inside pods and nodes. Each fixture has its own
+// state directory (so its own namespaces, cgroups and pins) and is taken down in after().
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
+import { bedOk, runBedCli, type CliResult } from '../bed/bed-cli-runner.js';
+import type { BedStatus } from '../bed/commands/status.js';
+import { parsePrometheusText, type Sample } from '../../agent/src/cli/prometheus-text.js';
+import { repoRoot } from '../support/repo-root.js';
+
+const execFileAsync = promisify(execFile);
+
+export const echoServer = join(repoRoot, 'dist', 'test', 'e2e', 'fixtures', 'echo-server.js');
+
+export class BedFixture {
+  private constructor(private readonly dir: TempDir) {}
+
+  get state(): string {
+    return this.dir.path;
+  }
+
+  get kubeconfig(): string {
+    return join(this.dir.path, 'kubeconfig');
+  }
+
+  static async up(prefix: string, nodes = 2): Promise<BedFixture> {
+    const fixture = new BedFixture(await makeTempDir(prefix));
+    await bedOk(fixture.state, ['up', '--nodes', String(nodes)], { timeoutMs: 240_000 });
+    return fixture;
+  }
+
+  async down(): Promise<void> {
+    try {
+      await bedOk(this.state, ['down'], { timeoutMs: 120_000 });
+    } finally {
+      await this.dir.remove();
+    }
+  }
+
+  bed(args: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+    return runBedCli(this.state, args, options);
+  }
+
+  bedOk(args: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+    return bedOk(this.state, args, options);
+  }
+
+  async kubectl(args: string[], input?: string): Promise<string> {
+    const child = execFileAsync('kubectl', ['--kubeconfig', this.kubeconfig, ...args], { timeout: 60_000 });
+    if (input !== undefined) child.child.stdin?.end(input);
+    return (await child).stdout;
+  }
+
+  async status(): Promise<BedStatus> {
+    return JSON.parse(await this.bedOk(['status'])) as BedStatus;
+  }
+
+  /** Runs a pod with the echo server and waits until it is Ready. */
+  async runEcho(name: string, namespace: string, node: string, mode: 'http' | 'banner', port: number, labels: string): Promise<void> {
+    await this.bedOk(['run', name, '-n', namespace, '--node', node, '--labels', labels, '--port', String(port), '--', process.execPath, echoServer, mode, String(port), name]);
+  }
+
+  /** Runs a pod in a pod (as `kubectl exec` would) and returns its result without throwing. */
+  exec(pod: string, namespace: string, command: string[], input?: string): Promise<CliResult> {
+    return this.bed(['exec', pod, '-n', namespace, '--', ...command], { input, timeoutMs: 60_000 });
+  }
+
+  /** The node agent's metrics, scraped from inside the node as Prometheus would. */
+  async metrics(node: string): Promise<Sample[]> {
+    const ip = (await this.status()).nodes.find((n) => n.name === node)!.ip;
+    const text = await this.bedOk(['exec', '--node', node, '--', 'curl', '-sf', `http://${ip}:15020/metrics`]);
+    return parsePrometheusText(text);
+  }
+}
+
+/** Sum of a metric's samples whose labels include every given label. */
+export function sumMetric(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const s of samples) {
+    if (s.name !== name) continue;
+    if (Object.entries(labels).every(([k, v]) => s.labels[k] === v)) total += s.value;
+  }
+  return total;
+}
