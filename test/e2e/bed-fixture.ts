@@ -27,7 +27,13 @@ export class BedFixture {
 
   static async up(prefix: string, nodes = 2): Promise<BedFixture> {
     const fixture = new BedFixture(await makeTempDir(prefix));
-    await bedOk(fixture.state, ['up', '--nodes', String(nodes)], { timeoutMs: 240_000 });
+    try {
+      await bedOk(fixture.state, ['up', '--nodes', String(nodes)], { timeoutMs: 240_000 });
+    } catch (err) {
+      // a half-built bed is still removed: its namespaces, cgroups and processes are ours
+      await fixture.down();
+      throw err;
+    }
     return fixture;
   }
 

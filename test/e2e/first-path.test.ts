@@ -7,6 +7,8 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { stringify as stringifyYaml } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { uniqueName } from '../support/unique-name.js';
 import { waitFor } from '../support/wait-for.js';
 import { BedFixture, sumMetric } from './bed-fixture.js';
@@ -214,5 +216,18 @@ describe('removing the namespace label', () => {
     const meshed = await curl('client', meshNs, `http://${clusterIP}/relabelled`, ['-f']);
     assert.equal(meshed.code, 0, meshed.stderr);
     assert.equal((JSON.parse(meshed.stdout) as { peer: string }).peer.split(':')[0], nodeIps['node-1']);
+  });
+});
+
+describe('the API server going away', () => {
+  test('the agent keeps proxying with its last known state', async () => {
+    const info = JSON.parse(readFileSync(join(bed.state, 'apiserver', 'apiserver.json'), 'utf8')) as { pid: number };
+    process.kill(info.pid, 'SIGKILL');
+    await waitFor(() => { try { process.kill(info.pid, 0); return false; } catch { return true; } }, { what: 'API server gone' });
+    for (let i = 0; i < 4; i++) {
+      const result = await curl('client', meshNs, `http://${clusterIP}/no-apiserver-${i}`, ['-f']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal((JSON.parse(result.stdout) as { peer: string }).peer.split(':')[0], nodeIps['node-1']);
+    }
   });
 });
