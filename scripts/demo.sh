@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 state=${WEFT_BED_STATE:-/run/weft-bed}
-bed() { node dist/test/bed/main.js "$@" --state "$state"; }
+# --state goes right after the command: everything after `--` belongs to the pod.
+bed() { local cmd=$1; shift; node dist/test/bed/main.js "$cmd" --state "$state" "$@"; }
 
 echo "== clearing any earlier demo bed at $state"
 bed down >/dev/null
@@ -32,6 +33,10 @@ for i in $(seq 1 20); do
   printf '%s ' "$served"
 done
 echo
+for pod in web-1 web-2; do
+  served=$(grep -c '"GET / HTTP/1.1" 200' "$state/logs/pods/demo_$pod.log" || true)
+  echo "$pod ($(k -n demo get pod "$pod" -o jsonpath='{.spec.nodeName}')) served $served requests"
+done
 
 for node in node-1 node-2; do
   ip=$(bed status | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const n=JSON.parse(s).nodes.find(n=>n.name===process.argv[1]);console.log(n.ip)})' "$node")

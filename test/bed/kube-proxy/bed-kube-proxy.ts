@@ -10,7 +10,7 @@ import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type 
 import { runHostCommand } from '../host-command.js';
 import { NETNS_DIR } from '../netns-ops.js';
 import { KeyedWorkQueue } from '../controllers/keyed-work-queue.js';
-import { RestartingInformer } from '../controllers/restarting-informer.js';
+import { RestartingInformer } from '../../../agent/src/k8s/restarting-informer.js';
 import type { NodePlan } from '../node-plan.js';
 import { planServiceProxy } from './service-proxy-plan.js';
 import { renderNodeRuleset } from './nft-ruleset.js';
