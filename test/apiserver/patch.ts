@@ -1,5 +1,6 @@
 // The three patch types a kube-apiserver accepts (RFC 7386 merge patch, RFC 6902 JSON patch and
 // Kubernetes' strategic merge patch), as pure functions: inputs are never mutated.
+import { isDeepStrictEqual } from 'node:util';
 
 export class PatchError extends Error {
   override name = 'PatchError';
@@ -13,16 +14,6 @@ function isObject(value: unknown): value is JsonObject {
 
 function clone<T>(value: T): T {
   return value === undefined ? value : (structuredClone(value) as T);
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
-  if (isObject(a) && isObject(b)) {
-    const ka = Object.keys(a);
-    return ka.length === Object.keys(b).length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && deepEqual(a[k], b[k]));
-  }
-  return false;
 }
 
 function goTypeName(value: unknown): string {
@@ -161,7 +152,7 @@ export function applyJsonPatch(target: unknown, operations: unknown): unknown {
           if (!(err instanceof PatchError)) throw err;
           throw new PatchError(`testing value ${path} failed: ${err.message}`);
         }
-        if (!deepEqual(actual, value)) throw new PatchError(`testing value ${path} failed: test failed`);
+        if (!isDeepStrictEqual(actual, value)) throw new PatchError(`testing value ${path} failed: test failed`);
         break;
       }
       default:
@@ -261,7 +252,7 @@ function childPath(path: string, key: string): string {
 function normalizeElementOrder(merged: unknown[], patchOrder: unknown[], serverOrder: unknown[], keyOf: (item: unknown) => unknown): unknown[] {
   const indexIn = (list: unknown[], item: unknown): number => {
     const key = keyOf(item);
-    return list.findIndex((candidate) => deepEqual(keyOf(candidate), key));
+    return list.findIndex((candidate) => isDeepStrictEqual(keyOf(candidate), key));
   };
   const byOrder = (list: unknown[], order: unknown[]): unknown[] =>
     list.map((item, i) => ({ item, i, at: indexIn(order, item) }))
@@ -305,7 +296,7 @@ class StrategicMerger {
       const field = key.slice(deleteFromPrimitiveListPrefix.length);
       if (!Array.isArray(value)) throw new PatchError(`${key} must be a list`);
       const current = result[field];
-      if (Array.isArray(current)) result[field] = current.filter((item) => !value.some((v) => deepEqual(v, item)));
+      if (Array.isArray(current)) result[field] = current.filter((item) => !value.some((v) => isDeepStrictEqual(v, item)));
     }
     const orders = new Map<string, unknown[]>();
     for (const [key, order] of Object.entries(patch)) {
@@ -361,7 +352,7 @@ class StrategicMerger {
       // patchStrategy=merge on a list of scalars: a set union.
       for (const item of patch) {
         if (isObject(item)) throw new PatchError(`${path}: a list of scalars cannot take the patch item ${JSON.stringify(item)}`);
-        if (!merged.some((r) => deepEqual(r, item))) merged.push(clone(item));
+        if (!merged.some((r) => isDeepStrictEqual(r, item))) merged.push(clone(item));
       }
       return normalizeElementOrder(merged, elementOrder ?? patch, serverOrder, (item) => item);
     }
@@ -370,7 +361,7 @@ class StrategicMerger {
       if (!isObject(item)) throw new PatchError(`${path}: expected a map with merge key ${mergeKey}, got ${JSON.stringify(item)}`);
       const key = item[mergeKey];
       if (key === undefined) throw new PatchError(`map: ${JSON.stringify(item)} does not contain declared merge key: ${mergeKey}`);
-      const matches = (r: unknown): boolean => isObject(r) && deepEqual(r[mergeKey], key);
+      const matches = (r: unknown): boolean => isObject(r) && isDeepStrictEqual(r[mergeKey], key);
       if (item['$patch'] === 'delete') {
         for (let i = merged.length - 1; i >= 0; i--) if (matches(merged[i])) merged.splice(i, 1);
         continue;

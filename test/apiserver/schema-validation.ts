@@ -1,6 +1,7 @@
 // Validation, pruning and defaulting of custom resources against an apiextensions.k8s.io/v1
 // structural `openAPIV3Schema`, with causes worded like a real kube-apiserver's (the kube-openapi
 // validator's messages, mapped to field errors as apiextensions-apiserver does).
+import { isDeepStrictEqual } from 'node:util';
 import { fieldErrors, goQuote, type FieldCause } from './field-errors.js';
 
 export type { FieldCause, FieldCauseReason } from './field-errors.js';
@@ -44,16 +45,6 @@ type JsonObject = Record<string, unknown>;
 
 function isObject(value: unknown): value is JsonObject {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
-  if (isObject(a) && isObject(b)) {
-    const ka = Object.keys(a);
-    return ka.length === Object.keys(b).length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && deepEqual(a[k], b[k]));
-  }
-  return false;
 }
 
 /** The JSON schema type name kube-openapi infers for a decoded JSON value. */
@@ -213,19 +204,19 @@ class SchemaValidator {
     const listType = schema['x-kubernetes-list-type'];
     if (schema.uniqueItems === true || listType === 'set') {
       value.forEach((item, i) => {
-        if (value.slice(0, i).some((earlier) => deepEqual(earlier, item))) this.causes.push(fieldErrors.duplicate(`${path}[${i}]`, item));
+        if (value.slice(0, i).some((earlier) => isDeepStrictEqual(earlier, item))) this.causes.push(fieldErrors.duplicate(`${path}[${i}]`, item));
       });
     } else if (listType === 'map') {
       const keys = schema['x-kubernetes-list-map-keys'] ?? [];
       const keyOf = (item: unknown): JsonObject => Object.fromEntries(keys.filter((k) => isObject(item) && item[k] !== undefined).map((k) => [k, (item as JsonObject)[k]]));
       value.forEach((item, i) => {
-        if (value.slice(0, i).some((earlier) => deepEqual(keyOf(earlier), keyOf(item)))) this.causes.push(fieldErrors.duplicate(`${path}[${i}]`, keyOf(item)));
+        if (value.slice(0, i).some((earlier) => isDeepStrictEqual(keyOf(earlier), keyOf(item)))) this.causes.push(fieldErrors.duplicate(`${path}[${i}]`, keyOf(item)));
       });
     }
   }
 
   private validateEnum(value: unknown, schema: StructuralSchema, path: string): void {
-    if (schema.enum === undefined || schema.enum.some((allowed) => deepEqual(allowed, value))) return;
+    if (schema.enum === undefined || schema.enum.some((allowed) => isDeepStrictEqual(allowed, value))) return;
     const supported = schema.enum.map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
     this.causes.push(fieldErrors.notSupported(path, value, supported));
   }
