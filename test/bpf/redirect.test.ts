@@ -182,3 +182,12 @@ test('detaching removes the redirection and the link pins', async () => {
   assert.doesNotMatch(sh('bpftool', ['cgroup', 'show', otherCgroup]), /weft_/);
   closeSync(libbpf.openPinned(join(pinDir, 'maps', 'weft_svc')));
 });
+
+test('a pod whose cgroup is already gone (deleted while the agent was down) detaches cleanly', () => {
+  const goneCgroup = join(cgroupRoot, 'gone');
+  mkdirSync(goneCgroup);
+  programs!.attach('pod-gone', goneCgroup);
+  rmdirSync(goneCgroup);
+  programs!.detach('pod-gone');
+  assert.equal(programs!.attachedOwners().includes('pod-gone'), false);
+});
