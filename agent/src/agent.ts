@@ -43,6 +43,7 @@ export class Agent {
     });
     log.info({ subsys: 'bpf', pinDir: config.bpffsDir }, 'programs loaded');
     const programs = this.programs;
+    agentMetrics.countStrictDropsFrom(() => programs.strictDrops());
 
     this.watch = new ClusterWatch(loadKubeConfig(config.kubeconfig), config.nodeName, log.child({ subsys: 'k8s' }));
     const state = new StateUpdater(this.watch, config.nodeName, config.nodeIp, log.child({ subsys: 'state' }));

@@ -35,6 +35,7 @@ const c = {
   mapDeleteElem: lib.func('int bpf_map_delete_elem(int fd, const void *key)'),
   mapGetNextKey: lib.func('int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next_key)'),
   objGet: lib.func('int bpf_obj_get(const char *pathname)'),
+  numPossibleCpus: lib.func('int libbpf_num_possible_cpus(void)'),
 };
 
 /** Opaque libbpf handles, as koffi hands them out. */
@@ -165,4 +166,9 @@ export function mapNextKey(fd: number, key: Uint8Array | null, next: Uint8Array)
 /** Opens a pinned object (map, program or link) by its bpffs path and returns its fd. */
 export function openPinned(path: string): number {
   return intOrThrow('bpf_obj_get', c.objGet(path), path);
+}
+
+/** Possible CPUs: per-CPU map values hold one slot for each. */
+export function possibleCpus(): number {
+  return intOrThrow('libbpf_num_possible_cpus', c.numPossibleCpus());
 }

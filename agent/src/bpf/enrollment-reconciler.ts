@@ -15,8 +15,8 @@ export interface EnrollmentResult {
 }
 
 export class EnrollmentReconciler {
-  /** UIDs this process has attached (or adopted) since it started. */
-  private readonly current = new Set<string>();
+  /** UIDs this process has attached (or adopted) since it started, with their strict mode. */
+  private readonly current = new Map<string, boolean>();
 
   constructor(
     private readonly programs: RedirectPrograms,
@@ -30,16 +30,16 @@ export class EnrollmentReconciler {
     let pending = 0;
     let errors = 0;
     for (const [uid, pod] of wanted) {
-      if (this.current.has(uid)) continue;
+      if (this.current.get(uid) === pod.strict) continue;
       const cgroup = this.cgroups.find(uid);
       if (!cgroup) {
         pending++;
         continue;
       }
       try {
-        this.programs.attach(uid, cgroup);
-        this.current.add(uid);
-        this.log.info({ pod: `${pod.namespace}/${pod.name}`, uid, cgroup }, 'pod enrolled');
+        this.programs.attach(uid, cgroup, { strict: pod.strict });
+        this.current.set(uid, pod.strict);
+        this.log.info({ pod: `${pod.namespace}/${pod.name}`, uid, cgroup, strict: pod.strict }, 'pod enrolled');
       } catch (err) {
         errors++;
         this.onAttachError();

@@ -8,14 +8,23 @@ import * as libbpf from '../../../native/src/libbpf.js';
 import { BpfError } from '../../../native/src/bpf-error.js';
 import { configCodec, type WeftConfig } from './abi.js';
 
-/** The hook programs, by object file and program name (`weft_<hook>_<verb>`). */
+/**
+ * The hook programs, by object file and program name (`weft_<hook>_<verb>`). `strict` ones are
+ * attached only to pods of namespaces in strict mTLS mode.
+ */
 export const REDIRECT_PROGRAMS = [
-  { object: 'connect4.bpf.o', program: 'weft_connect4_redirect' },
-  { object: 'sockops.bpf.o', program: 'weft_sockops_track' },
-  { object: 'getpeername4.bpf.o', program: 'weft_getpeername4_restore' },
+  { object: 'connect4.bpf.o', program: 'weft_connect4_redirect', strictOnly: false },
+  { object: 'sockops.bpf.o', program: 'weft_sockops_track', strictOnly: false },
+  { object: 'getpeername4.bpf.o', program: 'weft_getpeername4_restore', strictOnly: false },
+  { object: 'ingress.bpf.o', program: 'weft_ingress_strict', strictOnly: true },
 ] as const;
 
-export const MAP_NAMES = ['weft_svc', 'weft_pod_cidr', 'weft_cookie_dst', 'weft_peer_dst'] as const;
+export const MAP_NAMES = ['weft_svc', 'weft_pod_cidr', 'weft_cookie_dst', 'weft_peer_dst', 'weft_strict_cnt'] as const;
+
+export interface AttachOptions {
+  /** Strict mTLS: also refuse inbound connections that do not come through this node. */
+  strict: boolean;
+}
 export type MapName = (typeof MAP_NAMES)[number];
 
 export interface RedirectProgramsOptions {
@@ -30,6 +39,7 @@ interface LoadedObject {
   obj: libbpf.BpfObjectPtr;
   program: libbpf.BpfProgramPtr;
   programName: string;
+  strictOnly: boolean;
 }
 
 export class RedirectPrograms {
@@ -51,10 +61,10 @@ export class RedirectPrograms {
     const objects: LoadedObject[] = [];
     const mapFds: Partial<Record<MapName, number>> = {};
     try {
-      for (const { object, program } of REDIRECT_PROGRAMS) {
+      for (const { object, program, strictOnly } of REDIRECT_PROGRAMS) {
         const path = join(options.objectDir, object);
         const obj = libbpf.openObject(path);
-        objects.push({ obj, program: null as unknown as libbpf.BpfProgramPtr, programName: program });
+        objects.push({ obj, program: null as unknown as libbpf.BpfProgramPtr, programName: program, strictOnly });
         for (const { name, map } of libbpf.objectMaps(obj)) {
           if (name.endsWith('.rodata')) libbpf.writeInitialValue(map, 0, config);
           else libbpf.setMapPinPath(map, join(mapsDir, name));
@@ -87,17 +97,22 @@ export class RedirectPrograms {
   }
 
   /**
-   * Attaches every program to a cgroup and pins the links under links/<owner>/. Links already
+   * Attaches the programs to a cgroup and pins the links under links/<owner>/. Links already
    * pinned there are moved to the programs loaded now (atomic swap), so calling this again
-   * after an agent restart neither duplicates attachments nor leaves a gap.
+   * after an agent restart neither duplicates attachments nor leaves a gap. A strict-only
+   * program that is no longer wanted is detached.
    */
-  attach(owner: string, cgroupPath: string): void {
+  attach(owner: string, cgroupPath: string, options: AttachOptions = { strict: false }): void {
     const dir = this.linkDir(owner);
     mkdirSync(dir, { recursive: true });
     const cgroupFd = openSync(cgroupPath, 'r');
     try {
-      for (const { program, programName } of this.objects) {
+      for (const { program, programName, strictOnly } of this.objects) {
         const pin = join(dir, programName);
+        if (strictOnly && !options.strict) {
+          if (existsSync(pin)) detachPinned(pin);
+          continue;
+        }
         if (existsSync(pin)) {
           const link = libbpf.openPinnedLink(pin);
           try {
@@ -123,16 +138,19 @@ export class RedirectPrograms {
   detach(owner: string): void {
     const dir = this.linkDir(owner);
     if (!existsSync(dir)) return;
-    for (const name of readdirSync(dir)) {
-      const link = libbpf.openPinnedLink(join(dir, name));
-      try {
-        libbpf.detachLink(link);
-        libbpf.unpinLink(link);
-      } finally {
-        libbpf.destroyLink(link);
-      }
-    }
+    for (const name of readdirSync(dir)) detachPinned(join(dir, name));
     rmSync(dir, { recursive: true, force: true });
+  }
+
+  /** Inbound connections refused in strict mode since the maps were created (all CPUs). */
+  strictDrops(): bigint {
+    const cpus = libbpf.possibleCpus();
+    const values = new Uint8Array(8 * cpus);
+    if (!libbpf.mapLookup(this.mapFds.weft_strict_cnt, new Uint8Array(4), values)) return 0n;
+    const view = new DataView(values.buffer);
+    let total = 0n;
+    for (let cpu = 0; cpu < cpus; cpu++) total += view.getBigUint64(cpu * 8, true);
+    return total;
   }
 
   /** Releases this process's handles; pinned maps and links stay in place. */
@@ -158,5 +176,15 @@ export class RedirectPrograms {
       }
     }
     rmSync(pinDir, { recursive: true, force: true });
+  }
+}
+
+function detachPinned(pin: string): void {
+  const link = libbpf.openPinnedLink(pin);
+  try {
+    libbpf.detachLink(link);
+    libbpf.unpinLink(link);
+  } finally {
+    libbpf.destroyLink(link);
   }
 }

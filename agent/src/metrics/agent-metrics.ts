@@ -7,8 +7,24 @@ export class AgentMetrics {
   readonly enrolledPods: Gauge;
   /** Failed attempts to attach or detach the eBPF programs on a pod cgroup. */
   readonly bpfAttachErrors: Counter;
+  /** Inbound connections dropped in eBPF by strict mTLS; read from the kernel at scrape time. */
+  readonly strictDenied: Counter;
+  private readStrictDrops: () => bigint = () => 0n;
+  private strictDropsSeen = 0n;
 
   constructor(registry: Registry) {
+    const metrics = this;
+    this.strictDenied = new Counter({
+      name: 'weft_strict_denied_total',
+      help: 'Inbound connections to strict-mTLS pods refused because they did not come through the mesh',
+      registers: [registry],
+      collect() {
+        // The kernel counter only grows; add what it gained since the last scrape.
+        const now = metrics.readStrictDrops();
+        if (now > metrics.strictDropsSeen) this.inc(Number(now - metrics.strictDropsSeen));
+        metrics.strictDropsSeen = now;
+      },
+    });
     this.enrolledPods = new Gauge({
       name: 'weft_enrolled_pods',
       help: 'Pods on this node whose TCP connections are steered into the node proxy',
@@ -19,5 +35,10 @@ export class AgentMetrics {
       help: 'Failed attempts to attach or detach the redirect programs on a pod cgroup',
       registers: [registry],
     });
+  }
+
+  /** Where strict-mode drops are counted (the pinned per-CPU map). */
+  countStrictDropsFrom(read: () => bigint): void {
+    this.readStrictDrops = read;
   }
 }

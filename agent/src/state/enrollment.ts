@@ -6,6 +6,18 @@ export const MESH_LABEL = 'weft.io/mesh';
 export const MESH_ENABLED = 'enabled';
 export const MESH_DISABLED = 'disabled';
 
+/** Namespace label for strict mTLS: only mesh traffic reaches its enrolled pods. */
+export const MTLS_LABEL = 'weft.io/mtls';
+export const MTLS_STRICT = 'strict';
+
+export function strictNamespaces(namespaces: readonly Namespace[]): Set<string> {
+  const names = new Set<string>();
+  for (const ns of namespaces) {
+    if (ns.metadata?.labels?.[MTLS_LABEL] === MTLS_STRICT && ns.metadata.name) names.add(ns.metadata.name);
+  }
+  return names;
+}
+
 export function enrolledNamespaces(namespaces: readonly Namespace[]): Set<string> {
   const names = new Set<string>();
   for (const ns of namespaces) {

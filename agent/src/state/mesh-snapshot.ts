@@ -73,6 +73,8 @@ export interface LocalPodRef {
   uid: string;
   namespace: string;
   name: string;
+  /** Its namespace is in strict mTLS mode (weft.io/mtls=strict). */
+  strict: boolean;
 }
 
 export function serviceAddressKey(ip: string, port: number): string {

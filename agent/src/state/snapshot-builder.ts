@@ -2,7 +2,7 @@
 // snapshot, so it is tested without a cluster.
 import type { ClusterCaches } from '../k8s/cluster-caches.js';
 import type { Pod, Service } from '../k8s/kube-types.js';
-import { enrolledNamespaces, isPodEnrolled } from './enrollment.js';
+import { enrolledNamespaces, isPodEnrolled, strictNamespaces } from './enrollment.js';
 import {
   serviceAddressKey,
   type Endpoint,
@@ -48,6 +48,7 @@ function servicePorts(service: Service): ServicePort[] {
 export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
   const { caches } = input;
   const enrolled = enrolledNamespaces(caches.namespaces());
+  const strict = strictNamespaces(caches.namespaces());
 
   const podsByIp = new Map<string, PodInfo>();
   const podsByUid = new Map<string, PodInfo>();
@@ -125,6 +126,11 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
     enrolledLocalPods: caches
       .localPods()
       .filter((pod) => pod.metadata?.uid && isPodEnrolled(pod, enrolled))
-      .map((pod) => ({ uid: pod.metadata!.uid!, namespace: pod.metadata!.namespace ?? '', name: pod.metadata!.name ?? '' })),
+      .map((pod) => ({
+        uid: pod.metadata!.uid!,
+        namespace: pod.metadata!.namespace ?? '',
+        name: pod.metadata!.name ?? '',
+        strict: strict.has(pod.metadata!.namespace ?? ''),
+      })),
   });
 }
