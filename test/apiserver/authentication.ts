@@ -1,6 +1,6 @@
-// Who is calling. Authenticators are a chain (as in kube-apiserver): the static admin token now,
-// service-account tokens later; each answers a user or "not mine". Authorization (RBAC) is a
-// separate later step that takes the user this returns.
+// Who is calling. Authenticators are a chain (as in kube-apiserver): the static admin token, then
+// service-account tokens (service-account-tokens.ts); each answers a user or "not mine".
+// Authorization (RBAC) is a separate step that takes the user this returns.
 import type { IncomingMessage } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 

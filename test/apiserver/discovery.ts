@@ -54,6 +54,12 @@ export function apiGroup(registry: ResourceRegistry, group: string): object | un
 const subresourceVerbs: Record<string, string[]> = {
   status: ['get', 'patch', 'update'],
   finalize: ['update'],
+  token: ['create'],
+};
+
+/** Subresources whose kind lives in another group-version (serviceaccounts/token: TokenRequest). */
+const foreignSubresourceKinds: Record<string, { group: string; version: string; kind: string }> = {
+  'serviceaccounts/token': { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' },
 };
 
 function resourceEntries(d: ResourceDescriptor): object[] {
@@ -68,13 +74,18 @@ function resourceEntries(d: ResourceDescriptor): object[] {
   if (d.shortNames.length > 0) main.shortNames = d.shortNames;
   if (d.categories.length > 0) main.categories = d.categories;
   if (d.storageVersionHash) main.storageVersionHash = d.storageVersionHash;
-  const subs = d.subresources.map((sub) => ({
-    name: `${d.plural}/${sub}`,
-    singularName: '',
-    namespaced: d.namespaced,
-    kind: d.kind,
-    verbs: subresourceVerbs[sub] ?? ['get'],
-  }));
+  const subs = d.subresources.map((sub) => {
+    const name = `${d.plural}/${sub}`;
+    const foreign = d.group === '' ? foreignSubresourceKinds[name] : undefined;
+    return {
+      name,
+      singularName: '',
+      namespaced: d.namespaced,
+      ...(foreign ? { group: foreign.group, version: foreign.version } : {}),
+      kind: foreign?.kind ?? d.kind,
+      verbs: subresourceVerbs[sub] ?? ['get'],
+    };
+  });
   return [main, ...subs];
 }
 

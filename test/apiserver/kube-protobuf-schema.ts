@@ -72,6 +72,14 @@ export const kubeMessages: Record<string, MessageDef> = {
   ContainerPort: { 1: s('name'), 2: i('hostPort'), 3: i('containerPort', true), 4: s('protocol'), 5: s('hostIP') },
   EnvVar: { 1: s('name'), 2: s('value') },
   ResourceRequirements: { 1: map('limits', 'quantity'), 2: map('requests', 'quantity') },
+  // k8s.io/api/authentication/v1 (`kubectl create token`; Go clients reviewing tokens)
+  TokenRequest: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'TokenRequestSpec'), 3: m('status', 'TokenRequestStatus') },
+  TokenRequestSpec: { 1: rs('audiences'), 4: i('expirationSeconds', true), 3: m('boundObjectRef', 'BoundObjectReference') },
+  BoundObjectReference: { 1: s('kind'), 2: s('apiVersion'), 3: s('name'), 4: s('uid') },
+  TokenRequestStatus: { 1: s('token'), 2: { name: 'expirationTimestamp', type: 'time' } },
+  TokenReview: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'TokenReviewSpec'), 3: m('status', 'TokenReviewStatus') },
+  TokenReviewSpec: { 1: s('token'), 2: rs('audiences') },
+  TokenReviewStatus: {},
 };
 
 /** The top-level message for each kind kubectl's generators create. */
@@ -82,6 +90,8 @@ export const messageForKind: Record<string, string> = {
   ServiceAccount: 'ServiceAccount',
   Service: 'Service',
   Pod: 'Pod',
+  TokenRequest: 'TokenRequest',
+  TokenReview: 'TokenReview',
 };
 
 /** Fields a Go struct serializes even when empty (non-omitempty JSON); kept as empty objects. */

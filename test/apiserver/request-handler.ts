@@ -16,6 +16,10 @@ import { handleCreate } from './handle-create.js';
 import { handleUpdate } from './handle-update.js';
 import { handlePatch } from './handle-patch.js';
 import { handleDelete, handleDeleteCollection } from './handle-delete.js';
+import { handleTokenRequest } from './token-request-handler.js';
+import type { TokenRequestLimits } from './token-request-handler.js';
+import { handleTokenReview } from './token-review-handler.js';
+import type { ServiceAccountTokens } from './service-account-tokens.js';
 
 export type Logger = (msg: string, fields?: object) => void;
 
@@ -36,6 +40,8 @@ export class RequestHandler {
     private readonly openapi: OpenApiDocuments,
     private readonly serverAddress: () => string,
     private readonly log: Logger,
+    private readonly tokens: ServiceAccountTokens,
+    private readonly tokenLimits: TokenRequestLimits,
   ) {}
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -85,13 +91,20 @@ export class RequestHandler {
     const query = url.searchParams;
     if (t.legacyWatch) query.set('watch', 'true');
     const watching = query.get('watch') === 'true' || query.get('watch') === '1';
-    const verb = resourceVerb(req.method ?? '', t.name !== undefined && !(watching && req.method === 'GET'), watching);
+    // A POST to a named subresource (serviceaccounts/token) is a create, as RBAC sees it.
+    const verb = req.method === 'POST' && t.subresource !== undefined
+      ? 'create'
+      : resourceVerb(req.method ?? '', t.name !== undefined && !(watching && req.method === 'GET'), watching);
     if (verb !== undefined) {
       await this.authorize(auth.user, {
         kind: 'resource', verb, group: t.group, version: t.version, resource: t.plural, subresource: t.subresource, namespace: t.namespace, name: t.name,
       }, req);
     }
     const r: ResourceRequest = { req, res, query, user: auth.user, descriptor, namespace: t.namespace, name: t.name, subresource: t.subresource };
+    if (descriptor.group === 'authentication.k8s.io' && descriptor.plural === 'tokenreviews') {
+      if (req.method !== 'POST' || t.name !== undefined) throw statusErrors.methodNotAllowed();
+      return handleTokenReview(this.parts, r, this.tokens);
+    }
     if (t.name === undefined) {
       if (descriptor.namespaced && t.namespace === undefined && req.method !== 'GET') throw statusErrors.routeNotFound();
       switch (req.method) {
@@ -104,6 +117,10 @@ export class RequestHandler {
       }
     }
     if (descriptor.namespaced && t.namespace === undefined) throw statusErrors.routeNotFound();
+    if (t.subresource === 'token') {
+      if (req.method !== 'POST') throw statusErrors.methodNotAllowed();
+      return handleTokenRequest(this.parts, r, this.tokens, this.tokenLimits);
+    }
     if (t.subresource !== undefined) {
       if (t.subresource === 'finalize' && req.method !== 'PUT') throw statusErrors.methodNotAllowed();
       switch (req.method) {

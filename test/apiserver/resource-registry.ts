@@ -83,11 +83,13 @@ export const builtinResources: ResourceDescriptor[] = [
   builtin({ group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false, shortNames: ['no'], subresources: ['status'], storageVersionHash: 'XwShjMxG9Fs=' }),
   builtin({ group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true, shortNames: ['po'], categories: ['all'], subresources: ['status'], storageVersionHash: 'xPOwRZ+Yhw8=', generation: 'never' }),
   builtin({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true, storageVersionHash: 'S6u1pOWzb84=' }),
-  builtin({ group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true, shortNames: ['sa'], storageVersionHash: 'pbx9ZvyFpBE=' }),
+  builtin({ group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true, shortNames: ['sa'], subresources: ['token'], storageVersionHash: 'pbx9ZvyFpBE=' }),
   builtin({
     group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true, shortNames: ['svc'], categories: ['all'],
     subresources: ['status'], storageVersionHash: '0/CO1lhkEBI=', nameRule: 'dns1035label', generation: 'never',
   }),
+  // Create-only and never stored: the server answers it from the token it reviews.
+  builtin({ group: 'authentication.k8s.io', version: 'v1', plural: 'tokenreviews', kind: 'TokenReview', namespaced: false, verbs: ['create'] }),
   builtin({ group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true, storageVersionHash: 'gqkMMb/YqFM=' }),
   builtin({ group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true, storageVersionHash: 'Nx3SIv6I0mE=', generation: 'non-metadata' }),
   builtin({

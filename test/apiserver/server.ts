@@ -23,6 +23,8 @@ import type { Logger } from './request-handler.js';
 import { NamespaceLifecycle } from './namespace-lifecycle.js';
 import { CrdController } from './crd-controller.js';
 import { bootstrapObjects } from './bootstrap.js';
+import { ensureServiceAccountKey } from './service-account-key.js';
+import { ServiceAccountTokenAuthenticator, ServiceAccountTokens } from './service-account-tokens.js';
 
 export interface ApiServerOptions {
   stateDir: string;
@@ -32,7 +34,7 @@ export interface ApiServerOptions {
   watchWindow?: number;
   maxBodyBytes?: number;
   token?: string;
-  /** Authenticators tried after the admin token (e.g. service-account tokens). */
+  /** Authenticators tried after the admin token and service-account tokens. */
   extraAuthenticators?: TokenAuthenticator[];
   /** Decides what authenticated users may do; default: everything (RBAC comes later). */
   authorizer?: Authorizer;
@@ -42,6 +44,12 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   /** Where diagnostics go (bugs caught by the 500 handler, controller failures); default stderr. */
   log?: Logger;
+  /** `iss` of service-account tokens; default https://kubernetes.default.svc.cluster.local (kubeadm's). */
+  serviceAccountIssuer?: string;
+  /** Audiences a token must have to authenticate to this server; default [issuer] (--api-audiences). */
+  apiAudiences?: string[];
+  /** Test-only: the clock tokens are issued and checked by (ms since the epoch); default Date.now. */
+  tokenClock?: () => number;
 }
 
 export interface ApiServerHandle {
@@ -50,6 +58,10 @@ export interface ApiServerHandle {
   kubeconfigPath: string;
   caCertPem: string;
   token: string;
+  /** `iss` of the service-account tokens this server issues. */
+  serviceAccountIssuer: string;
+  /** Default audiences of its tokens, which requests to the server itself must carry. */
+  apiAudiences: string[];
   /**
    * Forgets all retained events, so any watch from an older resourceVersion gets 410, and ends
    * the open watches so their clients come back with their (now too old) resourceVersion.
@@ -88,8 +100,17 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const crds = new CrdController(store, registry, writer, log);
   bootstrapObjects(registry, writer);
 
+  const serviceAccountIssuer = options.serviceAccountIssuer ?? 'https://kubernetes.default.svc.cluster.local';
+  const apiAudiences = options.apiAudiences ?? [serviceAccountIssuer];
+  if (apiAudiences.length === 0) throw new Error('apiAudiences must name at least one audience');
+  const tokens = new ServiceAccountTokens(await ensureServiceAccountKey(options.stateDir), store, {
+    issuer: serviceAccountIssuer,
+    apiAudiences,
+    now: options.tokenClock ?? Date.now,
+  });
   const authenticator = new RequestAuthenticator([
     new StaticTokenAuthenticator(token, { username: 'kubernetes-admin', groups: ['system:masters'] }),
+    new ServiceAccountTokenAuthenticator(tokens),
     ...(options.extraAuthenticators ?? []),
   ]);
   let serverAddress = '';
@@ -100,6 +121,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     new OpenApiDocuments(registry),
     () => serverAddress,
     log,
+    tokens,
+    { minExpirationSeconds: 600 },
   );
 
   const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, handler.handle);
@@ -134,6 +157,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     kubeconfigPath,
     caCertPem: tls.caCertPem,
     token,
+    serviceAccountIssuer,
+    apiAudiences,
     compactWatchHistory: () => {
       store.compact();
       watches.closeAll();

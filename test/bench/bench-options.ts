@@ -12,6 +12,7 @@ export interface BenchOptions {
   warmupSeconds: number;
   lowLoadSeconds: number;
   outDir: string;
+  help: boolean;
 }
 
 export const BENCH_USAGE = `usage: node dist/test/bench/main.js [flags]   (or: make bench BENCH_FLAGS="...")
@@ -21,28 +22,30 @@ export const BENCH_USAGE = `usage: node dist/test/bench/main.js [flags]   (or: m
   --rounds N          load rounds per path, interleaved direct/meshed (default 3)
   --warmup S          seconds of unrecorded load per path first (default 3)
   --low-load S        seconds per 1-connection latency round (default 5; rounds as --rounds)
-  --out DIR           where the JSON result goes (default dist/bench)`;
+  --out DIR           where the JSON result goes (default dist/bench)
+  --help              this text`;
 
 export class BenchUsageError extends Error {}
 
-function positiveInteger(flag: string, text: string | undefined, fallback: number, max: number): number {
+function positiveInteger(flag: string, text: string | boolean | undefined, fallback: number, max: number): number {
   if (text === undefined) return fallback;
+  if (typeof text !== 'string') throw new BenchUsageError(`--${flag} needs a value`);
   const value = Number(text);
   if (!/^\d+$/.test(text) || value < 1 || value > max) throw new BenchUsageError(`--${flag} must be an integer 1..${max}, got "${text}"`);
   return value;
 }
 
 export function parseBenchOptions(argv: string[]): BenchOptions {
-  let values: Record<string, string | undefined>;
+  let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({
       args: argv,
       options: {
         connections: { type: 'string' }, threads: { type: 'string' }, duration: { type: 'string' }, rounds: { type: 'string' },
-        warmup: { type: 'string' }, 'low-load': { type: 'string' }, out: { type: 'string' },
+        warmup: { type: 'string' }, 'low-load': { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean' },
       },
       allowPositionals: false,
-    }).values as Record<string, string | undefined>;
+    }).values;
   } catch (err) {
     throw new BenchUsageError((err as Error).message);
   }
@@ -56,6 +59,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     rounds: positiveInteger('rounds', values['rounds'], 3, 100),
     warmupSeconds: positiveInteger('warmup', values['warmup'], 3, 600),
     lowLoadSeconds: positiveInteger('low-load', values['low-load'], 5, 3600),
-    outDir: values['out'] ?? join(repoRoot, 'dist', 'bench'),
+    outDir: typeof values['out'] === 'string' ? values['out'] : join(repoRoot, 'dist', 'bench'),
+    help: values['help'] === true,
   };
 }

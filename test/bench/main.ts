@@ -63,6 +63,10 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`bench: ${err.message}\n${BENCH_USAGE}\n`);
     return 2;
   }
+  if (options.help) {
+    process.stdout.write(`${BENCH_USAGE}\n`);
+    return 0;
+  }
   requireTools();
 
   const controller = new AbortController();
