@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// `weft`: the command line. `weft agent` runs the node agent; `weft stat` reads a node's metrics.
+// `weft`: the command line. `weft agent` runs the node agent; `weft ca` the certificate authority;
+// `weft stat` reads a node's metrics.
 import { UsageError } from './usage-error.js';
 import { runStat, StatError, STAT_USAGE } from './stat-command.js';
 
 const USAGE = `usage: weft <command> [flags]
 commands:
   agent   run the node agent (see weft agent --help)
+  ca      run the certificate authority (see weft ca --help)
   stat    per-service request stats from one node's metrics
 ${STAT_USAGE}`;
 
@@ -15,6 +17,10 @@ async function main(argv: string[]): Promise<number> {
     case 'agent': {
       const { runAgent } = await import('./agent-command.js');
       return runAgent(rest);
+    }
+    case 'ca': {
+      const { runCa } = await import('./ca-command.js');
+      return runCa(rest);
     }
     case 'stat':
       await runStat(rest, process.stdout);

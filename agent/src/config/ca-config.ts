@@ -1,0 +1,155 @@
+// `weft ca` configuration, from flags with environment fallbacks, validated once at start (the
+// same rules as the agent's: unknown flags, missing values and bad values are errors that name the
+// flag). This file and agent-config.ts are the only readers of process.env.
+import { isIP } from 'node:net';
+import { ConfigError } from './agent-config.js';
+
+export interface CaConfig {
+  /** Namespace of the `weft-ca` Secret and `weft-trust-bundle` ConfigMap (the CA's own). */
+  namespace: string;
+  kubeconfig?: string;
+  listenHost: string;
+  /** gRPC port; 0 picks a free one (tests). */
+  port: number;
+  /** The CA's Service name: DNS SANs of its serving certificate. */
+  serviceName: string;
+  /** Extra IP SANs of its serving certificate. */
+  ipSans: string[];
+  trustDomain: string;
+  defaultTtlSeconds: number;
+  maxTtlSeconds: number;
+  /** Audience the agents' tokens must carry. */
+  audience: string;
+  /** The only caller accepted: `system:serviceaccount:<ns>:<name>`. */
+  agentServiceAccount: string;
+  logLevel: string;
+}
+
+interface OptionSpec {
+  flag: string;
+  env: string;
+  description: string;
+  default?: string;
+}
+
+export const CA_OPTIONS = {
+  namespace: { flag: '--namespace', env: 'WEFT_CA_NAMESPACE', description: 'namespace of the weft-ca Secret and weft-trust-bundle ConfigMap', default: 'weft-system' },
+  kubeconfig: { flag: '--kubeconfig', env: 'KUBECONFIG', description: 'kubeconfig file; in-cluster config when absent' },
+  listenHost: { flag: '--listen-host', env: 'WEFT_CA_LISTEN_HOST', description: 'address the gRPC server binds', default: '0.0.0.0' },
+  port: { flag: '--port', env: 'WEFT_CA_PORT', description: 'gRPC (TLS) port; 0 picks a free one', default: '15012' },
+  serviceName: { flag: '--service-name', env: 'WEFT_CA_SERVICE_NAME', description: 'the CA Service name, DNS SAN of its serving certificate', default: 'weft-ca' },
+  ipSans: { flag: '--ip-san', env: 'WEFT_CA_IP_SANS', description: 'comma-separated IP SANs of its serving certificate', default: '' },
+  trustDomain: { flag: '--trust-domain', env: 'WEFT_TRUST_DOMAIN', description: 'SPIFFE trust domain', default: 'cluster.local' },
+  defaultTtlSeconds: { flag: '--default-ttl', env: 'WEFT_CA_DEFAULT_TTL', description: 'certificate lifetime when the caller asks for none (e.g. 24h, 90m, 60s)', default: '24h' },
+  maxTtlSeconds: { flag: '--max-ttl', env: 'WEFT_CA_MAX_TTL', description: 'longest certificate lifetime granted', default: '24h' },
+  audience: { flag: '--audience', env: 'WEFT_CA_AUDIENCE', description: 'audience agent tokens must be issued for', default: 'weft-ca' },
+  agentServiceAccount: {
+    flag: '--agent-service-account',
+    env: 'WEFT_CA_AGENT_SERVICE_ACCOUNT',
+    description: 'the only service account allowed to ask (system:serviceaccount:<ns>:<name>)',
+    default: 'system:serviceaccount:weft-system:weft-agent',
+  },
+  logLevel: { flag: '--log-level', env: 'WEFT_LOG_LEVEL', description: 'pino log level', default: 'info' },
+} satisfies Record<keyof CaConfig, OptionSpec>;
+
+type Key = keyof typeof CA_OPTIONS;
+
+/** The shortest lifetime the flags accept: tests rotate at a minute. */
+const MIN_TTL_SECONDS = 60;
+
+function parseFlags(argv: readonly string[]): Map<Key, string> {
+  const byFlag = new Map<string, Key>((Object.entries(CA_OPTIONS) as [Key, OptionSpec][]).map(([key, spec]) => [spec.flag, key]));
+  const values = new Map<Key, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf('=');
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const key = byFlag.get(flag);
+    if (!key) throw new ConfigError(`unknown flag ${flag}; known flags: ${[...byFlag.keys()].join(', ')}`);
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined || (value === '' && key !== 'ipSans')) throw new ConfigError(`${flag} needs a value`);
+    values.set(key, value);
+  }
+  return values;
+}
+
+/** Go-style durations ("24h", "1h30m", "90s") or plain seconds ("3600"). */
+export function parseDurationSeconds(text: string): number | undefined {
+  if (/^\d+$/.test(text)) return Number(text);
+  if (!/^(\d+[hms])+$/.test(text)) return undefined;
+  let seconds = 0;
+  for (const [, amount, unit] of text.matchAll(/(\d+)([hms])/g)) {
+    seconds += Number(amount) * (unit === 'h' ? 3600 : unit === 'm' ? 60 : 1);
+  }
+  return seconds;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function loadCaConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CaConfig {
+  const flags = parseFlags(argv);
+  const named = (key: Key): string => `${CA_OPTIONS[key].flag} (or ${CA_OPTIONS[key].env})`;
+  const get = (key: Key): string => {
+    const spec: OptionSpec = CA_OPTIONS[key];
+    return flags.get(key) ?? (env[spec.env] || undefined) ?? spec.default ?? '';
+  };
+  const required = (key: Key): string => {
+    const value = get(key);
+    if (!value) throw new ConfigError(`${named(key)} is required: ${CA_OPTIONS[key].description}`);
+    return value;
+  };
+  const duration = (key: Key): number => {
+    const text = required(key);
+    const seconds = parseDurationSeconds(text);
+    if (seconds === undefined) throw new ConfigError(`${named(key)} must be a duration like 24h, 90m or 60s; got "${text}"`);
+    if (seconds < MIN_TTL_SECONDS) throw new ConfigError(`${named(key)} must be at least ${MIN_TTL_SECONDS}s; got "${text}"`);
+    return seconds;
+  };
+
+  const namespace = required('namespace');
+  if (namespace.length > 63 || !DNS_LABEL.test(namespace)) throw new ConfigError(`${named('namespace')} is not a valid namespace name: "${namespace}"`);
+  const serviceName = required('serviceName');
+  if (serviceName.length > 63 || !DNS_LABEL.test(serviceName)) throw new ConfigError(`${named('serviceName')} is not a valid Service name: "${serviceName}"`);
+  const portText = required('port');
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) throw new ConfigError(`${named('port')} must be a port 0-65535, got "${portText}"`);
+  const listenHost = required('listenHost');
+  if (isIP(listenHost) === 0) throw new ConfigError(`${named('listenHost')} must be an IP address, got "${listenHost}"`);
+  const ipSans = get('ipSans').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const ip of ipSans) if (isIP(ip) === 0) throw new ConfigError(`${named('ipSans')} must list IP addresses, got "${ip}"`);
+  const trustDomain = required('trustDomain');
+  if (!/^[a-z0-9._-]+$/.test(trustDomain) || trustDomain.length > 255) {
+    throw new ConfigError(`${named('trustDomain')} must be a SPIFFE trust domain (lowercase letters, digits, '.', '-', '_'), got "${trustDomain}"`);
+  }
+  const defaultTtlSeconds = duration('defaultTtlSeconds');
+  const maxTtlSeconds = duration('maxTtlSeconds');
+  if (defaultTtlSeconds > maxTtlSeconds) {
+    throw new ConfigError(`${named('defaultTtlSeconds')} (${defaultTtlSeconds}s) must not exceed ${named('maxTtlSeconds')} (${maxTtlSeconds}s)`);
+  }
+  const agentServiceAccount = required('agentServiceAccount');
+  if (!/^system:serviceaccount:[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(agentServiceAccount)) {
+    throw new ConfigError(`${named('agentServiceAccount')} must be system:serviceaccount:<namespace>:<name>, got "${agentServiceAccount}"`);
+  }
+  const logLevel = required('logLevel');
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace'].includes(logLevel)) {
+    throw new ConfigError(`${named('logLevel')} must be one of fatal, error, warn, info, debug, trace; got "${logLevel}"`);
+  }
+  const kubeconfig = get('kubeconfig') || undefined;
+  if (!kubeconfig && !env.KUBERNETES_SERVICE_HOST) {
+    throw new ConfigError(`${named('kubeconfig')} is required outside a cluster (KUBERNETES_SERVICE_HOST is unset)`);
+  }
+  return {
+    namespace,
+    kubeconfig,
+    listenHost,
+    port,
+    serviceName,
+    ipSans,
+    trustDomain,
+    defaultTtlSeconds,
+    maxTtlSeconds,
+    audience: required('audience'),
+    agentServiceAccount,
+    logLevel,
+  };
+}
