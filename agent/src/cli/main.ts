@@ -8,6 +8,7 @@ const USAGE = `usage: weft <command> [flags]
 commands:
   agent   run the node agent (see weft agent --help)
   ca      run the certificate authority (see weft ca --help)
+  check   can this node run the agent? (kernel, BTF, cgroup v2, bpffs, capabilities, programs)
   stat    per-service request stats from one node's metrics
 ${STAT_USAGE}`;
 
@@ -21,6 +22,10 @@ async function main(argv: string[]): Promise<number> {
     case 'ca': {
       const { runCa } = await import('./ca-command.js');
       return runCa(rest);
+    }
+    case 'check': {
+      const { runCheck } = await import('./check-command.js');
+      return runCheck(rest, process.stdout);
     }
     case 'stat':
       await runStat(rest, process.stdout);
