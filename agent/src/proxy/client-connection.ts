@@ -4,6 +4,7 @@
 import type { Socket } from 'node:net';
 import type { SourceLabels, TrafficMetrics } from '../metrics/proxy-metrics.js';
 import type { ConnectionRoute } from './route-table.js';
+import type { SourceWorkload } from './source-workload.js';
 
 export class ClientConnection {
   private traffic: TrafficMetrics | null = null;
@@ -14,6 +15,8 @@ export class ClientConnection {
     readonly socket: Socket,
     readonly source: SourceLabels,
     readonly route: ConnectionRoute,
+    /** Who opened the connection, for identity across nodes (null: not a known pod). */
+    readonly sourceWorkload: SourceWorkload | null,
   ) {}
 
   /** Counts the connection as proxied (opened) under the given labels. */

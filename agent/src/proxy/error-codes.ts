@@ -21,6 +21,18 @@ export const ProxyErrorCode = {
   MALFORMED_REQUEST: 'ERR_PROXY_MALFORMED_REQUEST',
   /** The accepted connection has no recorded original destination. Connection reset, no response. */
   NO_ORIGINAL_DESTINATION: 'ERR_PROXY_NO_ORIGINAL_DESTINATION',
+  /** The source workload has no certificate, so its cross-node traffic cannot be sent. HTTP 503; TCP: reset. */
+  NO_IDENTITY: 'ERR_PROXY_NO_IDENTITY',
+  /** The destination node presented a certificate for another identity than the destination pod's. HTTP 502. */
+  PEER_IDENTITY_MISMATCH: 'ERR_PROXY_PEER_IDENTITY_MISMATCH',
+  /** The HBONE tunnel to the destination node (port 15008) could not be opened (refused, TLS failed). HTTP 502. */
+  TUNNEL_FAILED: 'ERR_PROXY_TUNNEL_FAILED',
+  /** The destination node refused the CONNECT (target is not a mesh pod there, or malformed). HTTP 502. */
+  TUNNEL_REJECTED: 'ERR_PROXY_TUNNEL_REJECTED',
+  /** Inbound (15008): the CONNECT target is not an enrolled pod of this node with the presented identity. HTTP 403. */
+  INBOUND_TARGET_FORBIDDEN: 'ERR_PROXY_INBOUND_TARGET_FORBIDDEN',
+  /** Inbound (15008): the CONNECT authority is not `<pod ip>:<port>`. HTTP 400. */
+  INBOUND_BAD_AUTHORITY: 'ERR_PROXY_INBOUND_BAD_AUTHORITY',
   /** A bug or unexpected failure inside the proxy. HTTP 500. */
   INTERNAL: 'ERR_PROXY_INTERNAL',
 } as const;

@@ -60,6 +60,36 @@ const ANSWERS: Readonly<Record<ProxyErrorCode, ErrorAnswer>> = {
     reason: 'Internal Server Error',
     hint: 'the connection reached the proxy without a recorded original destination',
   },
+  [ProxyErrorCode.NO_IDENTITY]: {
+    status: 503,
+    reason: 'Service Unavailable',
+    hint: 'the source workload has no certificate yet, so cross-node mesh traffic is refused; check the agent log and that weft ca is reachable',
+  },
+  [ProxyErrorCode.PEER_IDENTITY_MISMATCH]: {
+    status: 502,
+    reason: 'Bad Gateway',
+    hint: "the destination node presented another identity than the destination pod's service account; the connection was refused",
+  },
+  [ProxyErrorCode.TUNNEL_FAILED]: {
+    status: 502,
+    reason: 'Bad Gateway',
+    hint: 'the mTLS tunnel to the destination node could not be opened; check that its agent runs and that nothing blocks HBONE port 15008',
+  },
+  [ProxyErrorCode.TUNNEL_REJECTED]: {
+    status: 502,
+    reason: 'Bad Gateway',
+    hint: 'the destination node refused the tunnel: the target is not an enrolled pod there (stale endpoints?)',
+  },
+  [ProxyErrorCode.INBOUND_TARGET_FORBIDDEN]: {
+    status: 403,
+    reason: 'Forbidden',
+    hint: 'the CONNECT target is not an enrolled pod of this node running as the identity named in SNI',
+  },
+  [ProxyErrorCode.INBOUND_BAD_AUTHORITY]: {
+    status: 400,
+    reason: 'Bad Request',
+    hint: 'the CONNECT authority must be <pod IPv4 or [IPv6]>:<port>',
+  },
   [ProxyErrorCode.INTERNAL]: {
     status: 500,
     reason: 'Internal Server Error',

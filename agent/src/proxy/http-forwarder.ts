@@ -95,7 +95,7 @@ export class HttpForwarder {
     res.owner = exchange;
     res.on('drain', onProxyResponseDrain);
     res.on('close', onProxyResponseClose);
-    this.pools.get(target).dispatch(
+    this.pools.get(target, connection.sourceWorkload).dispatch(
       { method: req.method!, path: req.url!, headers, body: hasBody ? req : null },
       exchange,
     );
@@ -123,6 +123,7 @@ export class HttpForwarder {
       client,
       head,
       target,
+      source: connection.sourceWorkload,
       connector: this.connector,
       traffic: this.metrics.traffic(connection.source, target.labels),
       startedAtMs,

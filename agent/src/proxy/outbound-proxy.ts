@@ -43,7 +43,7 @@ export interface OutboundProxyOptions {
   /** HTTP client connections idle for this long are closed. */
   clientIdleTimeoutMs?: number;
   maxConnectionsPerEndpoint?: number;
-  /** How endpoints are reached; plain TCP by default (HBONE later). */
+  /** How endpoints are reached; plain TCP by default (the agent passes hbone/MeshUpstreamConnector). */
   connector?: UpstreamConnector;
 }
 
@@ -191,6 +191,7 @@ export class OutboundProxy {
         socket,
         this.routes.sourceLabels(snapshot, peerIp),
         this.routes.resolve(snapshot, original.ip, original.port),
+        this.routes.sourceWorkload(snapshot, peerIp),
       );
     } catch (err) {
       this.metrics.rejectConnection(ProxyErrorCode.INTERNAL);
@@ -242,7 +243,7 @@ export class OutboundProxy {
       return;
     }
     connection.opened(this.metrics.traffic(connection.source, target.labels));
-    this.connector.connect(target.ip, target.port, (err, upstream) => {
+    this.connector.connect(target, connection.sourceWorkload, (err, upstream) => {
       if (err !== null || upstream === null) {
         const code = classifyProxyError(err);
         this.metrics.rejectConnection(code);

@@ -18,6 +18,7 @@ import {
   type SourceLabels,
 } from '../metrics/proxy-metrics.js';
 import { Ipv4CidrSet } from './ipv4-cidr-set.js';
+import type { SourceWorkload } from './source-workload.js';
 import type { UpstreamTarget } from './upstream-target.js';
 
 /** How the first bytes of a connection are treated. */
@@ -55,6 +56,7 @@ interface ServiceCache {
 export class RouteTable {
   private readonly cursors = new Map<string, RoundRobinCursor>();
   private readonly sources = new WeakMap<PodInfo, SourceLabels>();
+  private readonly sourceWorkloads = new WeakMap<PodInfo, SourceWorkload>();
   private readonly podDestinations = new WeakMap<PodInfo, DestinationLabels>();
   private readonly services = new WeakMap<MeshService, ServiceCache>();
   private readonly podCidrSets = new WeakMap<readonly string[], Ipv4CidrSet>();
@@ -70,6 +72,22 @@ export class RouteTable {
       this.sources.set(pod, labels);
     }
     return labels;
+  }
+
+  /** The identity-relevant part of the source pod (null when the snapshot does not know it). */
+  sourceWorkload(snapshot: MeshSnapshot, peerIp: string): SourceWorkload | null {
+    const pod = snapshot.podsByIp.get(peerIp);
+    if (pod === undefined) return null;
+    let workload = this.sourceWorkloads.get(pod);
+    if (workload === undefined) {
+      workload = Object.freeze({
+        namespace: pod.namespace,
+        serviceAccount: pod.serviceAccount,
+        key: `${pod.namespace}/${pod.serviceAccount}`,
+      });
+      this.sourceWorkloads.set(pod, workload);
+    }
+    return workload;
   }
 
   resolve(snapshot: MeshSnapshot, ip: string, port: number): ConnectionRoute {
@@ -92,7 +110,7 @@ export class RouteTable {
     const pod = snapshot.podsByIp.get(ip);
     if (pod !== undefined || this.podCidrs(snapshot).has(ip)) {
       const labels = pod === undefined ? UNKNOWN_DESTINATION : this.podDestinationLabels(pod);
-      return { kind: 'direct', reason: 'pod', target: { ip, port, key: addressKey, labels }, protocol: 'sniff' };
+      return { kind: 'direct', reason: 'pod', target: { ip, port, key: addressKey, labels, pod }, protocol: 'sniff' };
     }
     return {
       kind: 'direct',
@@ -137,6 +155,7 @@ export class RouteTable {
           workload: pod?.workload ?? UNKNOWN_LABEL,
           namespace: pod?.namespace ?? service.namespace,
         }),
+        pod,
       });
       cache.targets.set(endpoint, target);
     }

@@ -2,6 +2,7 @@
 // HTTP upgrades after the handshake. Half-close is passed on (FIN for FIN, both sides are
 // allowHalfOpen), a reset on one side becomes a reset on the other, and when one side goes
 // away abruptly the other is not left hanging.
+import http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 
@@ -49,9 +50,20 @@ class StreamRelay {
   };
 }
 
-/** Ends a stream with a TCP RST when it is a socket (so the peer sees a reset, not a clean FIN). */
+/**
+ * Ends a stream with a TCP RST when it is a socket (so the peer sees a reset, not a clean FIN),
+ * or with RST_STREAM(CONNECT_ERROR) when it is an HBONE tunnel stream (the far node turns that
+ * into a TCP reset towards the pod).
+ */
 export function resetStream(stream: Duplex): void {
   if (stream.destroyed) return;
   if (stream instanceof net.Socket && !stream.connecting) stream.resetAndDestroy();
+  else if (isHttp2Stream(stream)) stream.close(http2.constants.NGHTTP2_CONNECT_ERROR);
   else stream.destroy();
+}
+
+// node:http2 does not export its stream class; its streams are the Duplexes with a session.
+function isHttp2Stream(stream: Duplex): stream is http2.Http2Stream {
+  const candidate = stream as Partial<http2.Http2Stream>;
+  return candidate.session !== undefined && typeof candidate.close === 'function';
 }

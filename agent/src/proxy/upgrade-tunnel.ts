@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { TrafficMetrics } from '../metrics/proxy-metrics.js';
 import { classifyProxyError, rawErrorResponse, statusForErrorCode } from './error-responses.js';
 import { relayStreams } from './stream-relay.js';
+import type { SourceWorkload } from './source-workload.js';
 import type { UpstreamConnector } from './upstream-connector.js';
 import type { UpstreamTarget } from './upstream-target.js';
 
@@ -18,6 +19,7 @@ export interface UpgradeTunnelRequest {
   /** Bytes the client sent after the request head. */
   head: Buffer;
   target: UpstreamTarget;
+  source: SourceWorkload | null;
   connector: UpstreamConnector;
   traffic: TrafficMetrics;
   startedAtMs: number;
@@ -26,7 +28,7 @@ export interface UpgradeTunnelRequest {
 
 export function openUpgradeTunnel(request: UpgradeTunnelRequest): void {
   const { req, client, target, traffic, startedAtMs, log } = request;
-  request.connector.connect(target.ip, target.port, (err, upstream) => {
+  request.connector.connect(target, request.source, (err, upstream) => {
     if (err !== null || upstream === null) {
       const code = classifyProxyError(err);
       log.warn({ code, upstream: target.key, err }, 'upgrade: connecting upstream failed');

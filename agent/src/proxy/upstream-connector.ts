@@ -5,12 +5,18 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ProxyErrorCode } from './error-codes.js';
 import { ProxyError } from './proxy-error.js';
+import type { SourceWorkload } from './source-workload.js';
+import type { UpstreamTarget } from './upstream-target.js';
 
 export type UpstreamConnectCallback = (err: Error | null, stream: Duplex | null) => void;
 
 export interface UpstreamConnector {
-  /** Calls back once with a connected stream, or with an error (codes as in net: ECONNREFUSED, ...). */
-  connect(ip: string, port: number, callback: UpstreamConnectCallback): void;
+  /**
+   * Calls back once with a connected stream, or with an error (codes as in net: ECONNREFUSED,
+   * ..., or a ProxyError). `source` is the workload that opened the client connection (null when
+   * the snapshot does not know it); a connector that crosses nodes speaks with its identity.
+   */
+  connect(target: UpstreamTarget, source: SourceWorkload | null, callback: UpstreamConnectCallback): void;
 }
 
 export interface PlainTcpConnectorOptions {
@@ -28,8 +34,8 @@ export class PlainTcpConnector implements UpstreamConnector {
     this.connectTimeoutMs = options.connectTimeoutMs;
   }
 
-  connect(ip: string, port: number, callback: UpstreamConnectCallback): void {
-    new PendingTcpConnect(ip, port, this.connectTimeoutMs, callback);
+  connect(target: UpstreamTarget, _source: SourceWorkload | null, callback: UpstreamConnectCallback): void {
+    new PendingTcpConnect(target.ip, target.port, this.connectTimeoutMs, callback);
   }
 }
 

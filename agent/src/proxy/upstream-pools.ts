@@ -1,9 +1,11 @@
-// Keep-alive HTTP/1.1 connection pools, one undici Pool per endpoint (ip:port), created on
-// first use. Every pool opens its sockets through the shared UpstreamConnector, so swapping
-// plain TCP for HBONE later changes nothing here.
+// Keep-alive HTTP/1.1 connection pools, one undici Pool per (source identity, endpoint ip:port),
+// created on first use. Pools are kept apart per source workload identity because a pooled
+// connection may be an HBONE tunnel opened with that workload's certificate: it must never carry
+// another workload's requests. Every pool opens its sockets through the shared UpstreamConnector.
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { Pool, type buildConnector } from 'undici';
+import type { SourceWorkload } from './source-workload.js';
 import type { UpstreamConnector } from './upstream-connector.js';
 import type { UpstreamTarget } from './upstream-target.js';
 
@@ -26,8 +28,13 @@ interface PoolEntry {
   usedInEpoch: number;
 }
 
+/** Pools of requests whose source workload is unknown (they can only go over plain TCP). */
+const NO_SOURCE_KEY = '';
+
 export class UpstreamPools {
-  private readonly entries = new Map<string, PoolEntry>();
+  /** source workload key -> endpoint key -> pool: two lookups per request, no string building. */
+  private readonly entries = new Map<string, Map<string, PoolEntry>>();
+  private count = 0;
   private epoch = 0;
   private readonly sweepTimer: NodeJS.Timeout;
 
@@ -36,11 +43,18 @@ export class UpstreamPools {
     this.sweepTimer.unref();
   }
 
-  get(target: UpstreamTarget): Pool {
-    let entry = this.entries.get(target.key);
+  get(target: UpstreamTarget, source: SourceWorkload | null): Pool {
+    const sourceKey = source === null ? NO_SOURCE_KEY : source.key;
+    let bySource = this.entries.get(sourceKey);
+    if (bySource === undefined) {
+      bySource = new Map();
+      this.entries.set(sourceKey, bySource);
+    }
+    let entry = bySource.get(target.key);
     if (entry === undefined) {
-      entry = { pool: this.create(target.ip, target.port), usedInEpoch: this.epoch };
-      this.entries.set(target.key, entry);
+      entry = { pool: this.create(target, source), usedInEpoch: this.epoch };
+      bySource.set(target.key, entry);
+      this.count++;
     } else {
       entry.usedInEpoch = this.epoch;
     }
@@ -48,14 +62,16 @@ export class UpstreamPools {
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.count;
   }
 
   /** Ends every upstream connection now, failing what is still in flight, and stops sweeping. */
   async destroyAll(): Promise<void> {
     clearInterval(this.sweepTimer);
-    const pools = [...this.entries.values()].map((entry) => entry.pool);
+    const pools: Pool[] = [];
+    for (const bySource of this.entries.values()) for (const entry of bySource.values()) pools.push(entry.pool);
     this.entries.clear();
+    this.count = 0;
     await Promise.all(pools.map((pool) => pool.destroy()));
   }
 
@@ -63,29 +79,33 @@ export class UpstreamPools {
   private readonly sweepIdle = (): void => {
     const previous = this.epoch;
     this.epoch++;
-    for (const [key, entry] of this.entries) {
-      if (entry.usedInEpoch >= previous) continue;
-      const stats = entry.pool.stats;
-      if (stats.pending > 0 || stats.running > 0) continue;
-      this.entries.delete(key);
-      // close() lets anything queued finish; nothing is, so this only releases idle sockets.
-      entry.pool.close().catch((err: unknown) => {
-        this.options.log.warn({ err, upstream: key }, 'closing an idle upstream pool failed');
-      });
+    for (const [sourceKey, bySource] of this.entries) {
+      for (const [key, entry] of bySource) {
+        if (entry.usedInEpoch >= previous) continue;
+        const stats = entry.pool.stats;
+        if (stats.pending > 0 || stats.running > 0) continue;
+        bySource.delete(key);
+        this.count--;
+        // close() lets anything queued finish; nothing is, so this only releases idle sockets.
+        entry.pool.close().catch((err: unknown) => {
+          this.options.log.warn({ err, upstream: key }, 'closing an idle upstream pool failed');
+        });
+      }
+      if (bySource.size === 0) this.entries.delete(sourceKey);
     }
   };
 
-  private create(ip: string, port: number): Pool {
+  private create(target: UpstreamTarget, source: SourceWorkload | null): Pool {
     const connector = this.options.connector;
     const connect: buildConnector.connector = (_options, callback) => {
-      connector.connect(ip, port, (err, stream) => {
+      connector.connect(target, source, (err, stream) => {
         if (err !== null) callback(err, null);
-        // undici drives a net.Socket-like Duplex; the HBONE connector will return a stream
-        // with the same surface.
+        // undici drives a net.Socket-like Duplex; an HBONE CONNECT stream has the surface it
+        // uses (read/write/cork/destroy; ref/unref are optional).
         else callback(null, stream as Socket);
       });
     };
-    return new Pool(`http://${ip}:${port}`, {
+    return new Pool(`http://${target.ip}:${target.port}`, {
       connect,
       connections: this.options.maxConnectionsPerEndpoint,
       pipelining: 1,

@@ -1,0 +1,379 @@
+// The server side of the HBONE tunnel: node IP:15008, HTTP/2 over TLS 1.3 only. The caller must
+// present a certificate that chains to the trust bundle and whose only URI SAN is a SPIFFE ID in
+// our trust domain; anything else fails the handshake (bad chain) or is closed right after it
+// (wrong trust domain), before a single HTTP/2 frame is sent: the TLS server verifies the peer
+// first and only then hands the socket to the HTTP/2 server. The server presents the
+// certificate of the identity the caller named in SNI (sni-identity.ts); no certificate for that
+// identity fails the handshake.
+//
+// Each CONNECT stream names `<pod ip>:<port>`; it is served only if that pod is enrolled, runs
+// on this node, and runs as the SNI identity (403 otherwise, 400 for a malformed authority).
+// The pod is then reached over plain local TCP and bytes are relayed both ways with
+// backpressure; HTTP/1.x requests get `x-weft-peer-identity` (peer-identity-header.ts).
+import http2 from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from 'pino';
+import { formatWorkloadSpiffeId } from '../identity/spiffe-id.js';
+import { ProxyErrorCode } from '../proxy/error-codes.js';
+import { classifyProxyError, statusForErrorCode, WEFT_ERROR_HEADER } from '../proxy/error-responses.js';
+import type { MeshSnapshot } from '../state/mesh-snapshot.js';
+import { parseConnectAuthority } from './connect-authority.js';
+import { HBONE_PORT } from './hbone-connector.js';
+import { PeerIdentityHeaderInjector } from './peer-identity-header.js';
+import { peerSpiffeIdOfCertificate } from './peer-spiffe-id.js';
+import { identityFromSni } from './sni-identity.js';
+import type { SpiffeId, WorkloadCredentials } from './workload-credentials.js';
+
+/** What the inbound side learnt about one tunnelled connection (metrics, authorization). */
+export interface InboundTunnelEvent {
+  /** The verified SPIFFE ID of the calling workload (metrics: source_principal). */
+  sourceIdentity: SpiffeId;
+  /** The identity this node presented (the destination pod's service account). */
+  destinationIdentity: SpiffeId;
+  targetIp: string;
+  targetPort: number;
+  /** Always mutual_tls here (metrics: connection_security_policy). */
+  securityPolicy: 'mutual_tls';
+}
+
+export interface HboneInboundServerOptions {
+  /** The node IP (tests: a loopback address). */
+  host: string;
+  /** 15008 in the agent; 0 picks a free port (tests). */
+  port?: number;
+  credentials: WorkloadCredentials;
+  currentSnapshot: () => MeshSnapshot;
+  log: Logger;
+  /** Local TCP connect timeout to the pod; 504 after that. */
+  connectTimeoutMs?: number;
+  /** Add `x-weft-peer-identity` to HTTP/1.x requests (default true). */
+  injectPeerIdentityHeader?: boolean;
+  /** Called for each tunnelled connection delivered to a pod. */
+  onTunnel?: (event: InboundTunnelEvent) => void;
+  /** Called when a peer is refused after the TLS handshake (reason for metrics and tests). */
+  onPeerRejected?: (reason: string) => void;
+}
+
+interface PeerSession {
+  readonly sourceIdentity: SpiffeId;
+  readonly destinationIdentity: SpiffeId;
+  readonly log: Logger;
+}
+
+const MAX_STREAMS_PER_SESSION = 1000;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+const STREAM_WINDOW_BYTES = 1 << 20;
+const SESSION_WINDOW_BYTES = 16 << 20;
+
+export class HboneInboundServer {
+  private readonly server: tls.Server;
+  private readonly h2: http2.Http2Server;
+  /** The verified peer of the socket being handed to the HTTP/2 server (its 'session' event is synchronous). */
+  private acceptingPeer: PeerSession | undefined;
+  private trustBundlePem: string;
+  private readonly options: HboneInboundServerOptions;
+  private readonly log: Logger;
+  private readonly connectTimeoutMs: number;
+  private readonly peers = new WeakMap<http2.ServerHttp2Session, PeerSession>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** Every accepted TCP connection, also those still in their handshake, so close() can end them. */
+  private readonly connections = new Set<net.Socket>();
+  private readonly unsubscribe: () => void;
+
+  constructor(options: HboneInboundServerOptions) {
+    this.options = options;
+    this.log = options.log.child({ subsys: 'hbone', direction: 'inbound' });
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    const credentials = options.credentials;
+    this.trustBundlePem = credentials.trustBundlePem();
+    this.server = tls.createServer({
+      ca: this.trustBundlePem,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.3',
+      ALPNProtocols: ['h2'],
+      SNICallback: this.selectContext,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+    });
+    this.server.on('connection', this.onConnection);
+    this.server.on('secureConnection', this.onSecureConnection);
+    this.server.on('tlsClientError', this.onTlsClientError);
+    this.h2 = http2.createServer({
+      settings: { maxConcurrentStreams: MAX_STREAMS_PER_SESSION, initialWindowSize: STREAM_WINDOW_BYTES, enablePush: false },
+    });
+    this.h2.on('session', this.onSession);
+    this.h2.on('stream', this.onStream);
+    this.unsubscribe = credentials.onChange(this.onCredentialsChanged);
+  }
+
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
+  /** The TLS server, for tests and metrics that count handshakes ('secureConnection'). */
+  get tlsServer(): tls.Server {
+    return this.server;
+  }
+
+  address(): net.AddressInfo {
+    const address = this.server.address();
+    if (address === null || typeof address === 'string') throw new Error('the HBONE inbound server is not listening');
+    return address;
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen({ host: this.options.host, port: this.options.port ?? HBONE_PORT }, () => {
+        this.server.off('error', onError);
+        this.server.on('error', (err) => this.log.error({ err }, 'HBONE listener failed'));
+        this.log.info({ address: this.address() }, 'HBONE inbound listening');
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Sends GOAWAY on every session: callers open new sessions for new streams (to this node or,
+   * after a restart, its successor) while the open streams finish. For shutdowns and upgrades.
+   */
+  drain(): void {
+    for (const session of this.sessions) if (!session.closed) session.close();
+  }
+
+  async close(): Promise<void> {
+    this.unsubscribe();
+    const closed = new Promise<void>((resolve, reject) => {
+      if (!this.server.listening) return resolve();
+      this.server.close((err) => (err ? reject(err) : resolve()));
+    });
+    for (const session of this.sessions) session.destroy();
+    for (const socket of this.connections) socket.destroy();
+    await closed;
+  }
+
+  private readonly onConnection = (socket: net.Socket): void => {
+    this.connections.add(socket);
+    socket.once('close', () => this.connections.delete(socket));
+  };
+
+  // The certificate is chosen by the identity the caller asks for; an identity this node holds
+  // no certificate for fails the handshake (the caller sees a TLS alert, not a wrong identity).
+  private readonly selectContext = (
+    serverName: string,
+    callback: (err: Error | null, context?: tls.SecureContext) => void,
+  ): void => {
+    const identity = identityFromSni(serverName, this.options.credentials.trustDomain);
+    const context = identity === undefined ? undefined : this.options.credentials.secureContextFor(identity);
+    if (context === undefined) {
+      this.log.info({ serverName, identity }, 'HBONE handshake for an identity without a certificate here; refused');
+      callback(new Error(`no certificate for the identity named by SNI "${serverName}"`));
+      return;
+    }
+    callback(null, context);
+  };
+
+  private readonly onTlsClientError = (err: Error & { code?: string }, socket: tls.TLSSocket): void => {
+    this.log.info({ err, peer: socket.remoteAddress }, 'HBONE TLS handshake failed');
+    this.options.onPeerRejected?.(err.code ?? err.message);
+  };
+
+  private readonly onCredentialsChanged = (): void => {
+    // The default context only verifies clients (per-identity contexts come by SNI); keep its
+    // CA list in step with the trust bundle. Certificates themselves are looked up per handshake.
+    const bundle = this.options.credentials.trustBundlePem();
+    if (bundle === this.trustBundlePem) return;
+    this.trustBundlePem = bundle;
+    this.server.setSecureContext({ ca: bundle, minVersion: 'TLSv1.3' });
+  };
+
+  private readonly onSecureConnection = (socket: tls.TLSSocket): void => {
+    const trustDomain = this.options.credentials.trustDomain;
+    const peer = peerSpiffeIdOfCertificate(socket.getPeerX509Certificate());
+    const serverName = typeof socket.servername === 'string' ? socket.servername : '';
+    const destinationIdentity = identityFromSni(serverName, trustDomain);
+    let refusal: string | undefined;
+    if (!peer.ok) refusal = peer.reason;
+    else if (peer.identity.trustDomain !== trustDomain) {
+      refusal = `the peer identity ${peer.spiffeId} is not in the trust domain ${trustDomain}`;
+    } else if (destinationIdentity === undefined) refusal = `SNI "${serverName}" names no workload identity`;
+    else if (socket.alpnProtocol !== 'h2') refusal = 'the peer did not negotiate h2 (ALPN)';
+    if (refusal !== undefined || !peer.ok || destinationIdentity === undefined) {
+      this.log.warn({ peer: socket.remoteAddress, reason: refusal }, 'HBONE peer refused after the handshake');
+      this.options.onPeerRejected?.(refusal ?? 'unknown');
+      socket.destroy();
+      return;
+    }
+    socket.on('error', (err) => this.log.debug({ err, source: peer.spiffeId }, 'HBONE connection error'));
+    this.acceptingPeer = {
+      sourceIdentity: peer.spiffeId,
+      destinationIdentity,
+      log: this.log.child({ source: peer.spiffeId, destination: destinationIdentity }),
+    };
+    try {
+      this.h2.emit('connection', socket);
+    } finally {
+      this.acceptingPeer = undefined;
+    }
+  };
+
+  private readonly onSession = (session: http2.ServerHttp2Session): void => {
+    const peer = this.acceptingPeer;
+    if (peer === undefined) {
+      // Only sockets verified above reach the HTTP/2 server; anything else is a bug.
+      this.log.error({ code: ProxyErrorCode.INTERNAL }, 'HBONE session without a verified peer; closed');
+      session.destroy();
+      return;
+    }
+    this.sessions.add(session);
+    session.once('close', () => this.sessions.delete(session));
+    session.on('error', (err) => peer.log.debug({ err }, 'HBONE session error'));
+    session.setLocalWindowSize(SESSION_WINDOW_BYTES);
+    this.peers.set(session, peer);
+  };
+
+  private readonly onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
+    stream.on('error', (err) => this.log.debug({ err }, 'HBONE stream error'));
+    const peer = this.peers.get(stream.session as http2.ServerHttp2Session);
+    if (peer === undefined) {
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    if (headers[':method'] !== 'CONNECT') {
+      // Only CONNECT tunnels are served on this port; not one of the proxy's stable error codes.
+      respondEmpty(stream, 405);
+      return;
+    }
+    const authority = parseConnectAuthority(headers[':authority']);
+    if (authority === undefined) {
+      peer.log.info({ code: ProxyErrorCode.INBOUND_BAD_AUTHORITY, authority: headers[':authority'] }, 'HBONE CONNECT with a malformed authority');
+      respondError(stream, ProxyErrorCode.INBOUND_BAD_AUTHORITY);
+      return;
+    }
+    const snapshot = this.options.currentSnapshot();
+    const pod = snapshot.podsByIp.get(authority.ip);
+    const allowed =
+      pod !== undefined &&
+      pod.enrolled &&
+      pod.nodeName === snapshot.nodeName &&
+      formatWorkloadSpiffeId({
+        trustDomain: this.options.credentials.trustDomain,
+        namespace: pod.namespace,
+        serviceAccount: pod.serviceAccount,
+      }) === peer.destinationIdentity;
+    if (!allowed) {
+      peer.log.info(
+        { code: ProxyErrorCode.INBOUND_TARGET_FORBIDDEN, target: headers[':authority'], pod: pod === undefined ? undefined : `${pod.namespace}/${pod.name}` },
+        'HBONE CONNECT to a target that is not an enrolled pod of this node with the requested identity',
+      );
+      respondError(stream, ProxyErrorCode.INBOUND_TARGET_FORBIDDEN);
+      return;
+    }
+    new InboundTunnel(stream, authority.ip, authority.port, peer, this.connectTimeoutMs, this.options.injectPeerIdentityHeader ?? true);
+    this.options.onTunnel?.({
+      sourceIdentity: peer.sourceIdentity,
+      destinationIdentity: peer.destinationIdentity,
+      targetIp: authority.ip,
+      targetPort: authority.port,
+      securityPolicy: 'mutual_tls',
+    });
+  };
+}
+
+/** One CONNECT stream delivered to a local pod over plain TCP. */
+class InboundTunnel {
+  private readonly socket: net.Socket;
+  private readonly timer: NodeJS.Timeout;
+  private connected = false;
+  private injector: PeerIdentityHeaderInjector | null = null;
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly ip: string,
+    private readonly port: number,
+    private readonly peer: PeerSession,
+    timeoutMs: number,
+    private readonly injectHeader: boolean,
+  ) {
+    this.socket = net.connect({ host: ip, port, noDelay: true, allowHalfOpen: true });
+    this.socket.once('connect', this.onConnect);
+    this.socket.on('error', this.onSocketError);
+    this.timer = setTimeout(this.onTimeout, timeoutMs);
+    stream.once('close', this.onStreamClose);
+  }
+
+  private readonly onConnect = (): void => {
+    clearTimeout(this.timer);
+    if (this.stream.destroyed) {
+      this.socket.destroy();
+      return;
+    }
+    this.connected = true;
+    this.stream.respond({ ':status': 200 });
+    // pipe() honours backpressure both ways and passes FIN on as END_STREAM and back.
+    this.socket.pipe(this.stream);
+    if (this.injectHeader) {
+      this.injector = new PeerIdentityHeaderInjector(this.peer.sourceIdentity, this.onUpgradeRequested);
+      this.injector.on('error', this.onFramingError);
+      this.stream.pipe(this.injector).pipe(this.socket);
+    } else {
+      this.stream.pipe(this.socket);
+    }
+  };
+
+  private readonly onUpgradeRequested = (): void => {
+    // The backend's next bytes say whether it switched protocols (101) or declined.
+    this.socket.once('data', (chunk: Buffer) => {
+      const statusLine = chunk.toString('latin1', 0, 12);
+      this.injector?.upgradeAnswered(/^HTTP\/1\.[01] (101|2\d\d)$/.test(statusLine));
+    });
+  };
+
+  private readonly onFramingError = (err: Error): void => {
+    this.peer.log.info({ err, target: `${this.ip}:${this.port}` }, 'HTTP framing on an HBONE stream not followed; stream reset');
+    this.stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+    this.socket.destroy();
+  };
+
+  private readonly onSocketError = (err: Error): void => {
+    clearTimeout(this.timer);
+    if (!this.connected) {
+      const code = classifyProxyError(err);
+      this.peer.log.info({ code, err, target: `${this.ip}:${this.port}` }, 'HBONE: connecting the local pod failed');
+      respondError(this.stream, code);
+      return;
+    }
+    // An established connection was reset: HTTP/2's CONNECT_ERROR is the "TCP reset" of a tunnel.
+    if (!this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_CONNECT_ERROR);
+  };
+
+  private readonly onTimeout = (): void => {
+    if (this.connected) return;
+    this.socket.destroy();
+    this.peer.log.info({ code: ProxyErrorCode.UPSTREAM_CONNECT_TIMEOUT, target: `${this.ip}:${this.port}` }, 'HBONE: connecting the local pod timed out');
+    respondError(this.stream, ProxyErrorCode.UPSTREAM_CONNECT_TIMEOUT);
+  };
+
+  private readonly onStreamClose = (): void => {
+    clearTimeout(this.timer);
+    // CONNECT_ERROR is how a tunnel says "TCP reset" (RFC 9113 8.5): pass it on as a RST. Any
+    // other early end (CANCEL: the caller just closed its side, as a socket.destroy() would)
+    // closes the pod connection normally; it must not linger either way.
+    // (Node's http2 sends END_STREAM just before such a RST_STREAM, so the pod side may already
+    // be shut down by the relay; a shut-down socket can only be closed, not reset.)
+    if (this.stream.rstCode === http2.constants.NGHTTP2_CONNECT_ERROR && !this.socket.writableEnded) this.socket.resetAndDestroy();
+    else if (!this.socket.writableEnded || this.stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) this.socket.destroy();
+  };
+}
+
+function respondError(stream: http2.ServerHttp2Stream, code: ProxyErrorCode): void {
+  if (stream.destroyed || stream.headersSent) return;
+  stream.respond({ ':status': statusForErrorCode(code), [WEFT_ERROR_HEADER]: code }, { endStream: true });
+}
+
+function respondEmpty(stream: http2.ServerHttp2Stream, status: number): void {
+  if (stream.destroyed || stream.headersSent) return;
+  stream.respond({ ':status': status }, { endStream: true });
+}

@@ -1,0 +1,161 @@
+// The outbound proxy with the mesh connector: a client pod on node-1 calls a Service whose
+// endpoint runs on node-2; the proxy carries it through the HBONE tunnel to node-2's inbound
+// server and on to the backend (real curl, real TLS on loopback). Same-node endpoints stay
+// plain TCP; a source without a certificate is refused with ERR_PROXY_NO_IDENTITY.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import net from 'node:net';
+import { promisify } from 'node:util';
+import pino from 'pino';
+import { HboneConnector } from '../../agent/src/hbone/hbone-connector.js';
+import { HboneInboundServer } from '../../agent/src/hbone/inbound-server.js';
+import { MeshUpstreamConnector } from '../../agent/src/hbone/mesh-upstream-connector.js';
+import { WorkloadCredentialStore } from '../../agent/src/hbone/workload-credential-store.js';
+import { createMetricsRegistry } from '../../agent/src/metrics/metrics-registry.js';
+import { ProxyMetrics } from '../../agent/src/metrics/proxy-metrics.js';
+import { OutboundProxy, type OriginalDestination } from '../../agent/src/proxy/outbound-proxy.js';
+import { PlainTcpConnector } from '../../agent/src/proxy/upstream-connector.js';
+import type { MeshSnapshot } from '../../agent/src/state/mesh-snapshot.js';
+import { EchoServer, OriginalDestinations, buildSnapshot, readUntil, reserveClientPort } from '../proxy/proxy-harness.js';
+import { IdentityEchoBackend, TRUST_DOMAIN, meshPod, nodeSnapshot, spiffeId } from './hbone-harness.js';
+import { TestCa } from './test-ca.js';
+
+const execFileAsync = promisify(execFile);
+
+const NODE2_IP = '127.0.0.2';
+const CLIENT_IP = '127.0.0.1';
+const UNCERTIFIED_CLIENT_IP = '127.0.0.10';
+const REMOTE_WEB_IP = '127.0.0.3';
+const REMOTE_ECHO_IP = '127.0.0.7';
+const LOCAL_WEB_IP = '127.0.0.8';
+const WEB_VIP = { ip: '10.96.0.10', port: 80 };
+const LOCAL_VIP = { ip: '10.96.0.11', port: 80 };
+const CLIENT_ID = spiffeId('demo', 'client');
+const WEB_ID = spiffeId('demo', 'web');
+
+const log = pino({ level: process.env.WEFT_TEST_LOG ?? 'silent' });
+
+describe('outbound proxy through HBONE', () => {
+  const remoteWeb = new IdentityEchoBackend();
+  const localWeb = new IdentityEchoBackend();
+  const remoteEcho = new EchoServer();
+  const destinations = new OriginalDestinations();
+  let inbound: HboneInboundServer;
+  let hbone: HboneConnector;
+  let proxy: OutboundProxy;
+  let proxyPort = 0;
+  let handshakes = 0;
+
+  before(async () => {
+    await Promise.all([remoteWeb.start(REMOTE_WEB_IP), localWeb.start(LOCAL_WEB_IP), remoteEcho.start(REMOTE_ECHO_IP)]);
+    const ca = await TestCa.create();
+    const node1Credentials = new WorkloadCredentialStore(TRUST_DOMAIN, ca.bundlePem);
+    node1Credentials.setCertificate(CLIENT_ID, await ca.issue(CLIENT_ID));
+    const node2Credentials = new WorkloadCredentialStore(TRUST_DOMAIN, ca.bundlePem);
+    node2Credentials.setCertificate(WEB_ID, await ca.issue(WEB_ID));
+
+    const client = meshPod(CLIENT_IP, { serviceAccount: 'client', nodeName: 'node-1' });
+    const uncertified = meshPod(UNCERTIFIED_CLIENT_IP, { serviceAccount: 'uncertified', nodeName: 'node-1' });
+    const web = meshPod(REMOTE_WEB_IP, { serviceAccount: 'web', nodeName: 'node-2' });
+    const echoPod = meshPod(REMOTE_ECHO_IP, { serviceAccount: 'web', nodeName: 'node-2' });
+    const localPod = meshPod(LOCAL_WEB_IP, { serviceAccount: 'web', nodeName: 'node-1' });
+    const node1Snapshot: MeshSnapshot = {
+      ...buildSnapshot({
+        pods: [client, uncertified, web, echoPod, localPod],
+        services: [
+          { namespace: 'demo', name: 'web', clusterIP: WEB_VIP.ip, port: WEB_VIP.port, endpoints: [{ ip: REMOTE_WEB_IP, port: remoteWeb.port, pod: web }] },
+          { namespace: 'demo', name: 'local', clusterIP: LOCAL_VIP.ip, port: LOCAL_VIP.port, endpoints: [{ ip: LOCAL_WEB_IP, port: localWeb.port, pod: localPod }] },
+        ],
+      }),
+      nodeName: 'node-1',
+    };
+    const node2Snapshot = nodeSnapshot('node-2', NODE2_IP, [web, echoPod]);
+
+    inbound = new HboneInboundServer({ host: NODE2_IP, port: 0, credentials: node2Credentials, currentSnapshot: () => node2Snapshot, log });
+    inbound.tlsServer.on('secureConnection', () => handshakes++);
+    await inbound.listen();
+    hbone = new HboneConnector({ credentials: node1Credentials, log, port: inbound.address().port });
+    proxy = new OutboundProxy({
+      host: '127.0.0.1',
+      port: 0,
+      currentSnapshot: () => node1Snapshot,
+      originalDestination: destinations.take,
+      metrics: new ProxyMetrics(createMetricsRegistry({ processMetrics: false }), { reporter: 'source' }),
+      log,
+      connector: new MeshUpstreamConnector({
+        plain: new PlainTcpConnector({ connectTimeoutMs: 5_000 }),
+        hbone,
+        trustDomain: TRUST_DOMAIN,
+        currentSnapshot: () => node1Snapshot,
+        nodeIpOf: (pod) => (pod.nodeName === 'node-2' ? NODE2_IP : undefined),
+        log,
+      }),
+    });
+    await proxy.listen();
+    proxyPort = proxy.address().port;
+  });
+
+  after(async () => {
+    await proxy?.close();
+    await hbone?.close();
+    await inbound?.close();
+    await Promise.all([remoteWeb.stop(), localWeb.stop(), remoteEcho.stop()]);
+  });
+
+  async function curl(target: OriginalDestination, path: string, sourceIp = CLIENT_IP): Promise<{ status: number; headers: string; body: string }> {
+    const localPort = await reserveClientPort(sourceIp);
+    destinations.set(sourceIp, localPort, target);
+    const { stdout } = await execFileAsync('curl', [
+      '-sS', '-i', '--max-time', '20',
+      '--interface', sourceIp, '--local-port', String(localPort),
+      '-H', 'Host: web.demo',
+      '-H', `x-weft-peer-identity: ${spiffeId('kube-system', 'forged')}`,
+      `http://127.0.0.1:${proxyPort}${path}`,
+    ]);
+    const split = stdout.indexOf('\r\n\r\n');
+    const headers = stdout.slice(0, split);
+    return { status: Number(headers.split(' ')[1]), headers, body: stdout.slice(split + 4) };
+  }
+
+  test('HTTP to a Service endpoint on another node goes through the tunnel; the backend sees the client identity; one handshake', async () => {
+    const handshakesBefore = handshakes;
+    for (let i = 0; i < 5; i++) {
+      const response = await curl(WEB_VIP, `/cross/${i}`);
+      assert.equal(response.status, 200, response.headers);
+      const body = JSON.parse(response.body) as { url: string; identities: string[] };
+      assert.equal(body.url, `/cross/${i}`);
+      assert.deepEqual(body.identities, [CLIENT_ID]);
+    }
+    assert.equal(handshakes - handshakesBefore, 1, 'requests reuse one tunnel session');
+  });
+
+  test('opaque TCP to a pod on another node is relayed through the tunnel', async () => {
+    const localPort = await reserveClientPort(CLIENT_IP);
+    destinations.set(CLIENT_IP, localPort, { ip: REMOTE_ECHO_IP, port: remoteEcho.port });
+    const socket = net.connect({ host: '127.0.0.1', port: proxyPort, localAddress: CLIENT_IP, localPort });
+    try {
+      socket.write('\x00\x01binary hello');
+      const echoed = await readUntil(socket, (bytes) => bytes.includes('binary hello'));
+      assert.equal(echoed.toString('latin1'), '\x00\x01binary hello');
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  test('a Service endpoint on the same node is reached over plain TCP (no tunnel, no handshake)', async () => {
+    const handshakesBefore = handshakes;
+    const response = await curl(LOCAL_VIP, '/local');
+    assert.equal(response.status, 200, response.headers);
+    assert.equal(JSON.parse(response.body).url, '/local');
+    assert.equal(handshakes, handshakesBefore);
+  });
+
+  test('a source workload without a certificate is refused with 503 ERR_PROXY_NO_IDENTITY, never sent in plaintext', async () => {
+    const requestsBefore = remoteWeb.requests;
+    const response = await curl(WEB_VIP, '/refused', UNCERTIFIED_CLIENT_IP);
+    assert.equal(response.status, 503, response.headers);
+    assert.match(response.headers, /x-weft-error: ERR_PROXY_NO_IDENTITY/);
+    assert.equal(remoteWeb.requests, requestsBefore);
+  });
+});
