@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadAgentConfig, ConfigError } from '../../agent/src/config/agent-config.js';
+import { loadAgentConfig } from '../../agent/src/config/agent-config.js';
+import { ConfigError } from '../../agent/src/config/command-flags.js';
 
 const base = ['--node-name', 'node-1', '--node-ip', '10.0.0.5'];
 

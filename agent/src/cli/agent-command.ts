@@ -1,10 +1,12 @@
 // `weft agent`: runs the node agent until SIGTERM/SIGINT.
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
-import { loadAgentConfig, ConfigError, AGENT_OPTIONS } from '../config/agent-config.js';
+import { loadAgentConfig, AGENT_OPTIONS } from '../config/agent-config.js';
+import { ConfigError } from '../config/command-flags.js';
 import { createLogger } from '../log/logger.js';
 import { Agent } from '../agent.js';
 import { UsageError } from './usage-error.js';
+import { stopOnSignal } from './stop-on-signal.js';
 
 /** bpf/build next to the compiled agent: dist/agent/src/cli -> repo root. */
 const DEFAULT_OBJECT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'bpf', 'build');
@@ -27,20 +29,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
   const log = createLogger(config.logLevel, { node: config.nodeName });
   const agent = new Agent(config, log);
-  const stopped = new Promise<number>((resolveStop) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, 'stopping');
-      agent.stop().then(
-        () => resolveStop(0),
-        (err: unknown) => {
-          log.error({ err }, 'stop failed');
-          resolveStop(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  const stopped = stopOnSignal(log, () => agent.stop());
   try {
     await agent.start();
   } catch (err) {

@@ -1,11 +1,12 @@
 // `weft ca`: runs the certificate authority until SIGTERM/SIGINT.
 import { loadCaConfig, CA_OPTIONS } from '../config/ca-config.js';
-import { ConfigError } from '../config/agent-config.js';
+import { ConfigError } from '../config/command-flags.js';
 import { loadKubeConfig } from '../k8s/kube-config.js';
 import { createCaKubeClients } from '../k8s/ca-kube-clients.js';
 import { createLogger } from '../log/logger.js';
 import { startCaServer, type RunningCa } from '../ca/ca-server.js';
 import { UsageError } from './usage-error.js';
+import { stopOnSignal } from './stop-on-signal.js';
 
 export const CA_USAGE = `usage: weft ca [flags]\n${Object.values(CA_OPTIONS)
   .map((o) => `  ${o.flag.padEnd(24)} ${o.description} (env ${o.env}${'default' in o ? `, default ${o.default === '' ? '""' : o.default}` : ''})`)
@@ -32,18 +33,5 @@ export async function runCa(argv: string[]): Promise<number> {
     return 1;
   }
   log.info({ port: ca.port, namespace: config.namespace, trustDomain: config.trustDomain }, 'ca ready');
-  return new Promise<number>((resolveStop) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, 'stopping');
-      ca.close().then(
-        () => resolveStop(0),
-        (err: unknown) => {
-          log.error({ err }, 'stop failed');
-          resolveStop(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  return stopOnSignal(log, () => ca.close());
 }

@@ -2,6 +2,7 @@
 // This is the only place that reads process.env. A bad value stops the agent with a message that
 // names the flag and the variable.
 import { isIPv4 } from 'node:net';
+import { ConfigError, optionValue, parseFlags, type OptionSpec } from './command-flags.js';
 
 export interface AgentConfig {
   nodeName: string;
@@ -19,19 +20,6 @@ export interface AgentConfig {
   logLevel: string;
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
-interface OptionSpec {
-  flag: string;
-  env: string;
-  description: string;
-  default?: string;
-}
 
 export const AGENT_OPTIONS = {
   nodeName: { flag: '--node-name', env: 'WEFT_NODE_NAME', description: 'this node\'s name (downward API spec.nodeName)' },
@@ -47,25 +35,6 @@ export const AGENT_OPTIONS = {
 
 type Key = keyof typeof AGENT_OPTIONS;
 
-/** Parses `--flag value` and `--flag=value`; unknown flags are an error. */
-function parseFlags(argv: readonly string[]): Map<Key, string> {
-  const byFlag = new Map<string, Key>(
-    (Object.entries(AGENT_OPTIONS) as [Key, OptionSpec][]).map(([key, spec]) => [spec.flag, key]),
-  );
-  const values = new Map<Key, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const key = byFlag.get(flag);
-    if (!key) throw new ConfigError(`unknown flag ${flag}; known flags: ${[...byFlag.keys()].join(', ')}`);
-    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined || value === '') throw new ConfigError(`${flag} needs a value`);
-    values.set(key, value);
-  }
-  return values;
-}
-
 function port(key: Key, text: string): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < 1 || value > 65535) {
@@ -80,11 +49,8 @@ export function loadAgentConfig(
   env: NodeJS.ProcessEnv = process.env,
   defaultBpfObjectDir: string,
 ): AgentConfig {
-  const flags = parseFlags(argv);
-  const get = (key: Key): string | undefined => {
-    const spec: OptionSpec = AGENT_OPTIONS[key];
-    return flags.get(key) ?? (env[spec.env] || undefined) ?? spec.default;
-  };
+  const flags = parseFlags(argv, AGENT_OPTIONS);
+  const get = (key: Key): string | undefined => optionValue(key, AGENT_OPTIONS, flags, env);
   const required = (key: Key): string => {
     const value = get(key);
     if (!value) {

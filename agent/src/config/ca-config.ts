@@ -2,7 +2,7 @@
 // same rules as the agent's: unknown flags, missing values and bad values are errors that name the
 // flag). This file and agent-config.ts are the only readers of process.env.
 import { isIP } from 'node:net';
-import { ConfigError } from './agent-config.js';
+import { ConfigError, optionValue, parseFlags, type OptionSpec } from './command-flags.js';
 
 export interface CaConfig {
   /** Namespace of the `weft-ca` Secret and `weft-trust-bundle` ConfigMap (the CA's own). */
@@ -25,12 +25,6 @@ export interface CaConfig {
   logLevel: string;
 }
 
-interface OptionSpec {
-  flag: string;
-  env: string;
-  description: string;
-  default?: string;
-}
 
 export const CA_OPTIONS = {
   namespace: { flag: '--namespace', env: 'WEFT_CA_NAMESPACE', description: 'namespace of the weft-ca Secret and weft-trust-bundle ConfigMap', default: 'weft-system' },
@@ -57,22 +51,6 @@ type Key = keyof typeof CA_OPTIONS;
 /** The shortest lifetime the flags accept: tests rotate at a minute. */
 const MIN_TTL_SECONDS = 60;
 
-function parseFlags(argv: readonly string[]): Map<Key, string> {
-  const byFlag = new Map<string, Key>((Object.entries(CA_OPTIONS) as [Key, OptionSpec][]).map(([key, spec]) => [spec.flag, key]));
-  const values = new Map<Key, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const key = byFlag.get(flag);
-    if (!key) throw new ConfigError(`unknown flag ${flag}; known flags: ${[...byFlag.keys()].join(', ')}`);
-    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined || (value === '' && key !== 'ipSans')) throw new ConfigError(`${flag} needs a value`);
-    values.set(key, value);
-  }
-  return values;
-}
-
 /** Go-style durations ("24h", "1h30m", "90s") or plain seconds ("3600"). */
 export function parseDurationSeconds(text: string): number | undefined {
   if (/^\d+$/.test(text)) return Number(text);
@@ -87,12 +65,9 @@ export function parseDurationSeconds(text: string): number | undefined {
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export function loadCaConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CaConfig {
-  const flags = parseFlags(argv);
+  const flags = parseFlags(argv, CA_OPTIONS, { allowEmpty: new Set<Key>(['ipSans']) });
   const named = (key: Key): string => `${CA_OPTIONS[key].flag} (or ${CA_OPTIONS[key].env})`;
-  const get = (key: Key): string => {
-    const spec: OptionSpec = CA_OPTIONS[key];
-    return flags.get(key) ?? (env[spec.env] || undefined) ?? spec.default ?? '';
-  };
+  const get = (key: Key): string => optionValue(key, CA_OPTIONS, flags, env) ?? '';
   const required = (key: Key): string => {
     const value = get(key);
     if (!value) throw new ConfigError(`${named(key)} is required: ${CA_OPTIONS[key].description}`);
