@@ -11,7 +11,7 @@ function pod(name: string, ns: string, node: string, ip: string | undefined, ext
   return {
     metadata: { name, namespace: ns, uid: `uid-${name}`, ...extra },
     spec: { nodeName: node, serviceAccountName: 'sa-' + name, containers: [] },
-    status: { phase, podIP: ip },
+    status: { phase, podIP: ip, hostIP: node === 'node-1' ? '10.240.0.11' : '10.240.0.12' },
   };
 }
 
@@ -75,6 +75,7 @@ test('services resolve by ClusterIP:port to their ready endpoints with pod ident
   assert.equal(endpoints[0]!.port, 8080);
   assert.equal(endpoints[0]!.zone, 'zone-b');
   assert.equal(endpoints[0]!.pod?.workload, 'web', 'Deployment name from the ReplicaSet owner');
+  assert.equal(endpoints[0]!.pod?.hostIp, '10.240.0.12', 'the node whose HBONE listener serves it');
   assert.equal(snap.servicesByAddress.has('10.96.0.20:53'), false, 'UDP ports are not proxied');
   assert.equal([...snap.servicesByAddress.keys()].some((k) => k.startsWith('None')), false, 'headless has no VIP');
   assert.deepEqual(snap.podCIDRs, ['10.244.1.0/24', '10.244.2.0/24']);

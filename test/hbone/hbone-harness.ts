@@ -21,6 +21,7 @@ export function meshPod(ip: string, spec: { namespace?: string; serviceAccount: 
     name,
     ip,
     nodeName: spec.nodeName,
+    hostIp: '', // the tests map nodes to addresses with MeshUpstreamConnector's nodeIpOf
     workload: spec.serviceAccount,
     serviceAccount: spec.serviceAccount,
     enrolled: spec.enrolled ?? true,

@@ -15,6 +15,7 @@ export function pod(ip: string, namespace: string, workload: string, name = `${w
     name,
     ip,
     nodeName: 'node-1',
+    hostIp: '127.0.0.1',
     workload,
     serviceAccount: 'default',
     enrolled: true,

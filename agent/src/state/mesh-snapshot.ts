@@ -10,6 +10,8 @@ export interface PodInfo {
   name: string;
   ip: string;
   nodeName: string;
+  /** The IP of the pod's node (status.hostIP): where its node's HBONE listener is. */
+  hostIp: string;
   /** Workload name for metrics: the owner (ReplicaSet's Deployment, StatefulSet, ...), else the `app` label, else the pod name. */
   workload: string;
   serviceAccount: string;

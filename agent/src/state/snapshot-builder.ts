@@ -33,6 +33,7 @@ function podInfo(pod: Pod, enrolled: ReadonlySet<string>): PodInfo | undefined {
     name: meta.name,
     ip,
     nodeName: pod.spec?.nodeName ?? '',
+    hostIp: pod.status?.hostIP ?? '',
     workload: workloadName(pod),
     serviceAccount: pod.spec?.serviceAccountName ?? 'default',
     enrolled: isPodEnrolled(pod, enrolled),
