@@ -27,15 +27,18 @@ k -n demo get pods -o wide
 k -n demo get endpointslices -l kubernetes.io/service-name=web -o yaml | grep -E 'addresses|- 10\.|nodeName|zone|ready'
 
 echo "== sending traffic: the client pod (node-1) calls the web Service's ClusterIP"
+# Pod logs outlive a bed (`down` keeps them), so count only what this run adds.
+served() { grep -c '"GET / HTTP/1.1" 200' "$state/logs/pods/demo_$1.log" || true; }
+declare -A served_before
+for pod in web-1 web-2; do served_before[$pod]=$(served "$pod"); done
 svc_ip=$(k -n demo get service web -o jsonpath='{.spec.clusterIP}')
 for i in $(seq 1 20); do
-  served=$(bed exec client -n demo -- curl -s -D - -o /dev/null "http://$svc_ip/" | tr -d '\r' | awk 'NR==1{code=$2} END{print code}')
-  printf '%s ' "$served"
+  code=$(bed exec client -n demo -- curl -s -D - -o /dev/null "http://$svc_ip/" | tr -d '\r' | awk 'NR==1{code=$2} END{print code}')
+  printf '%s ' "$code"
 done
 echo
 for pod in web-1 web-2; do
-  served=$(grep -c '"GET / HTTP/1.1" 200' "$state/logs/pods/demo_$pod.log" || true)
-  echo "$pod ($(k -n demo get pod "$pod" -o jsonpath='{.spec.nodeName}')) served $served requests"
+  echo "$pod ($(k -n demo get pod "$pod" -o jsonpath='{.spec.nodeName}')) served $(( $(served "$pod") - ${served_before[$pod]} )) requests"
 done
 
 for node in node-1 node-2; do
