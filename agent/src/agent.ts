@@ -54,8 +54,9 @@ export class Agent {
       () => agentMetrics.bpfAttachErrors.inc(),
     );
     let pendingEnrollment = false;
+    // Two consumers, so a failed map write (logged by the updater) never skips enrollment.
+    state.onPublish((snapshot) => syncMeshMaps(snapshot, programs.mapFds.weft_svc, programs.mapFds.weft_pod_cidr));
     state.onPublish((snapshot) => {
-      syncMeshMaps(snapshot, programs.mapFds.weft_svc, programs.mapFds.weft_pod_cidr);
       const result = enrollment.reconcile(snapshot);
       agentMetrics.enrolledPods.set(result.attached);
       pendingEnrollment = result.pending > 0;

@@ -16,6 +16,7 @@ import { createWorkloadKeyAndCsr } from '../../agent/src/identity/workload-csr-b
 import { CaTestCluster, CaTestClient, capturingLogger } from './ca-test-cluster.js';
 import { CaClient, CaCallError } from '../../agent/src/identity/ca-client.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { opensslIntermediate } from './csr-fixtures.js';
 
 const AGENT_NS = 'weft-system';
 
@@ -280,22 +281,14 @@ describe('weft ca', () => {
     let byoCa: RunningCa | undefined;
     let byoClient: CaTestClient | undefined;
     try {
-      const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir.path, stdio: ['ignore', 'pipe', 'pipe'] });
-      openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'root.key');
-      openssl('req', '-x509', '-new', '-key', 'root.key', '-subj', '/O=Acme/CN=Acme root', '-days', '30', '-out', 'root.crt',
-        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-      openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'int.key');
-      openssl('req', '-new', '-key', 'int.key', '-subj', '/O=Acme/CN=Acme mesh intermediate', '-out', 'int.csr');
-      writeFileSync(join(dir.path, 'int.ext'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n');
-      openssl('x509', '-req', '-in', 'int.csr', '-CA', 'root.crt', '-CAkey', 'root.key', '-CAcreateserial', '-days', '10', '-extfile', 'int.ext', '-out', 'int.crt');
-      const read = (name: string) => execFileSync('cat', [name], { cwd: dir.path, encoding: 'utf8' });
-      const intermediate = read('int.crt');
-      const userRoot = read('root.crt');
+      const user = opensslIntermediate(dir.path);
+      const intermediate = user.intermediatePem;
+      const userRoot = user.rootPem;
       await cluster.core.createNamespacedSecret({
         namespace: 'byo',
         body: {
           metadata: { name: 'weft-ca' },
-          data: { 'ca.crt': Buffer.from(intermediate + userRoot).toString('base64'), 'ca.key': Buffer.from(read('int.key')).toString('base64') },
+          data: { 'ca.crt': Buffer.from(intermediate + userRoot).toString('base64'), 'ca.key': Buffer.from(user.intermediateKeyPem).toString('base64') },
         },
       });
       // The agents' service account lives in weft-system (flag default); only the Secret's namespace differs.
@@ -312,7 +305,7 @@ describe('weft ca', () => {
       assert.match(new X509Certificate(chain[0]!).issuer, /CN=Acme mesh intermediate/);
       assert.match(verifyWithOpenssl(userRoot, chain), /OK/);
       const secret = await cluster.core.readNamespacedSecret({ namespace: 'byo', name: 'weft-ca' });
-      assert.equal(Buffer.from(secret.data!['ca.key']!, 'base64').toString(), read('int.key'), 'the user\'s Secret is left as it was');
+      assert.equal(Buffer.from(secret.data!['ca.key']!, 'base64').toString(), user.intermediateKeyPem, 'the user\'s Secret is left as it was');
     } finally {
       byoClient?.close();
       await byoCa?.close(1000);

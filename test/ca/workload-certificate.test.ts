@@ -12,6 +12,7 @@ import { issueServingCertificate } from '../../agent/src/ca/serving-certificate.
 import { createWorkloadKeyAndCsr } from '../../agent/src/identity/workload-csr-builder.js';
 import { x509 } from '../../agent/src/identity/x509-crypto.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { opensslIntermediate } from './csr-fixtures.js';
 
 const ID = 'spiffe://cluster.local/ns/shop/sa/web';
 
@@ -69,21 +70,13 @@ test('an issuer whose key does not match, or that is not a CA, is refused at loa
 test('an intermediate made with the openssl CLI (SEC1 key) signs, and the chain verifies with openssl', async () => {
   const dir = await makeTempDir('ca-intermediate');
   try {
-    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir.path, stdio: ['ignore', 'pipe', 'pipe'] });
-    openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'root.key');
-    openssl('req', '-x509', '-new', '-key', 'root.key', '-subj', '/O=Acme/CN=Acme root', '-days', '30', '-out', 'root.crt',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-    openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'int.key');
-    openssl('req', '-new', '-key', 'int.key', '-subj', '/O=Acme/CN=Acme mesh intermediate', '-out', 'int.csr');
-    writeFileSync(join(dir.path, 'int.ext'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n');
-    openssl('x509', '-req', '-in', 'int.csr', '-CA', 'root.crt', '-CAkey', 'root.key', '-CAcreateserial', '-days', '10', '-extfile', 'int.ext', '-out', 'int.crt');
-    const read = (name: string) => execFileSync('cat', [name], { cwd: dir.path, encoding: 'utf8' });
-    const issuer = await loadIssuer(read('int.crt') + read('root.crt'), read('int.key'), 'test');
-    assert.equal(issuer.trustBundlePem.trim(), read('root.crt').trim(), 'the self-signed root is the trust bundle');
+    const user = opensslIntermediate(dir.path);
+    const issuer = await loadIssuer(user.intermediatePem + user.rootPem, user.intermediateKeyPem, 'test');
+    assert.equal(issuer.trustBundlePem.trim(), user.rootPem.trim(), 'the self-signed root is the trust bundle');
     assert.equal(issuer.chainEndsInRoot, true);
-    const withoutRoot = await loadIssuer(read('int.crt'), read('int.key'), 'test');
+    const withoutRoot = await loadIssuer(user.intermediatePem, user.intermediateKeyPem, 'test');
     assert.equal(withoutRoot.chainEndsInRoot, false, 'flagged so the CA warns');
-    assert.equal(withoutRoot.trustBundlePem.trim(), read('int.crt').trim());
+    assert.equal(withoutRoot.trustBundlePem.trim(), user.intermediatePem.trim());
     const checked = await checkWorkloadCsr((await createWorkloadKeyAndCsr(ID)).csrPem, 'cluster.local');
     const issued = await issueWorkloadCertificate(issuer, checked, 3600);
     assert.equal(issued.chainPem.length, 3, 'leaf, intermediate, root');
