@@ -1,6 +1,7 @@
 // The node agent: wires config, the cluster watch, the state updater, the eBPF programs, the
-// outbound proxy and the admin server, and shuts them down in reverse order. Pinned programs
-// and maps stay in place on exit, so redirection survives an agent restart or upgrade.
+// workload identities, the HBONE server, the outbound proxy and the admin server, and shuts them
+// down in reverse order. Pinned programs and maps stay in place on exit, so redirection survives
+// an agent restart or upgrade.
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config/agent-config.js';
 import { loadKubeConfig } from './k8s/kube-config.js';
@@ -15,8 +16,16 @@ import { ownCgroupId } from './bpf/own-cgroup.js';
 import { createMetricsRegistry } from './metrics/metrics-registry.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
 import { ProxyMetrics } from './metrics/proxy-metrics.js';
-import { OutboundProxy } from './proxy/outbound-proxy.js';
+import { OUTBOUND_PROXY_DEFAULTS, OutboundProxy } from './proxy/outbound-proxy.js';
 import { AdminServer } from './metrics/admin-server.js';
+import { IdentityMetrics } from './metrics/identity-metrics.js';
+import { TrustBundleWatch } from './k8s/trust-bundle-watch.js';
+import { WorkloadIdentities } from './identity/workload-identities.js';
+import { HboneConnector } from './hbone/hbone-connector.js';
+import { HboneInboundServer } from './hbone/inbound-server.js';
+import { InboundTunnelMetrics } from './hbone/inbound-tunnel-metrics.js';
+import { MeshUpstreamConnector } from './hbone/mesh-upstream-connector.js';
+import { PlainTcpConnector } from './proxy/upstream-connector.js';
 
 /** How often enrolled pods whose cgroup was missing are looked for again. */
 const ENROLLMENT_RETRY_MS = 1000;
@@ -26,6 +35,9 @@ export class Agent {
   private watch?: ClusterWatch;
   private proxy?: OutboundProxy;
   private admin?: AdminServer;
+  private identities?: WorkloadIdentities;
+  private hboneServer?: HboneInboundServer;
+  private hboneConnector?: HboneConnector;
   private retryTimer?: NodeJS.Timeout;
 
   constructor(private readonly config: AgentConfig, private readonly log: Logger) {}
@@ -35,6 +47,8 @@ export class Agent {
     const registry = createMetricsRegistry();
     const agentMetrics = new AgentMetrics(registry);
     const proxyMetrics = new ProxyMetrics(registry, { reporter: 'source' });
+    const inboundMetrics = new ProxyMetrics(proxyMetrics, { reporter: 'destination', connectionSecurityPolicy: 'mutual_tls' });
+    const identityMetrics = new IdentityMetrics(registry);
 
     this.programs = RedirectPrograms.load({
       objectDir: config.bpfObjectDir,
@@ -45,7 +59,8 @@ export class Agent {
     const programs = this.programs;
     agentMetrics.countStrictDropsFrom(() => programs.strictDrops());
 
-    this.watch = new ClusterWatch(loadKubeConfig(config.kubeconfig), config.nodeName, log.child({ subsys: 'k8s' }));
+    const kubeConfig = loadKubeConfig(config.kubeconfig);
+    this.watch = new ClusterWatch(kubeConfig, config.nodeName, log.child({ subsys: 'k8s' }));
     const state = new StateUpdater(this.watch, config.nodeName, config.nodeIp, log.child({ subsys: 'state' }));
     const enrollment = new EnrollmentReconciler(
       programs,
@@ -61,6 +76,19 @@ export class Agent {
       agentMetrics.enrolledPods.set(result.attached);
       pendingEnrollment = result.pending > 0;
     });
+    if (config.ca) {
+      this.identities = new WorkloadIdentities({
+        trustDomain: config.trustDomain,
+        ca: config.ca,
+        trustBundle: new TrustBundleWatch(kubeConfig, config.ca.namespace, log.child({ subsys: 'identity' })),
+        metrics: identityMetrics,
+        log,
+      });
+      const identities = this.identities;
+      state.onPublish((snapshot) => identities.update(snapshot));
+    } else {
+      log.warn({ subsys: 'identity' }, 'no --ca-address: no workload certificates, so traffic to mesh pods is refused');
+    }
     this.watch.onChange(() => state.invalidate());
 
     // Admin first, so /healthz answers and /readyz says what is missing while the rest starts.
@@ -72,6 +100,13 @@ export class Agent {
         informersSynced: () => this.watch?.synced() ?? false,
         programsLoaded: () => this.programs !== undefined,
         proxyListening: () => this.proxy?.listening ?? false,
+        ...(config.ca
+          ? {
+              trustBundleLoaded: () => this.identities?.trustBundleLoaded ?? false,
+              workloadCertificates: () => this.identities?.allCertificatesIssued() ?? false,
+              hboneListening: () => this.hboneServer?.listening ?? false,
+            }
+          : {}),
       },
       debug: {
         '/debug/snapshot': (_req, res) => {
@@ -84,6 +119,14 @@ export class Agent {
             enrolledLocalPods: snapshot.enrolledLocalPods,
           }, null, 2));
         },
+        '/debug/identities': (_req, res) => {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+            trustDomain: config.trustDomain,
+            ca: config.ca?.address ?? null,
+            certificates: this.identities?.certificates() ?? [],
+            tunnels: this.hboneConnector?.stats() ?? null,
+          }, null, 2));
+        },
       },
       log,
     });
@@ -93,6 +136,31 @@ export class Agent {
     state.rebuild();
     log.info({ subsys: 'k8s' }, 'cluster caches synced');
 
+    if (this.identities) {
+      // Certificates for the pods already enrolled are asked for now; the HBONE server and
+      // client need the trust bundle to exist.
+      await this.identities.start();
+      this.identities.update(state.current());
+      const credentials = this.identities.credentials;
+      this.hboneServer = new HboneInboundServer({
+        host: config.nodeIp,
+        port: config.hbonePort,
+        credentials,
+        currentSnapshot: state.current,
+        log,
+        onTunnel: new InboundTunnelMetrics(inboundMetrics, state.current).onTunnel,
+        onPeerRejected: (reason) => identityMetrics.handshakeFailed('inbound', reason),
+      });
+      await this.hboneServer.listen();
+      this.hboneConnector = new HboneConnector({
+        credentials,
+        log,
+        port: config.hbonePort,
+        onHandshakeFailure: (reason) => identityMetrics.handshakeFailed('outbound', reason),
+      });
+      log.info({ subsys: 'hbone', port: config.hbonePort }, 'HBONE tunnel server listening');
+    }
+
     const originalDestinations = new OriginalDestinationTable(programs.mapFds.weft_peer_dst);
     this.proxy = new OutboundProxy({
       host: config.nodeIp,
@@ -101,6 +169,13 @@ export class Agent {
       originalDestination: (ip, port) => originalDestinations.take(ip, port),
       metrics: proxyMetrics,
       log: log.child({ subsys: 'proxy' }),
+      trustDomain: config.ca ? config.trustDomain : undefined,
+      connector: new MeshUpstreamConnector({
+        plain: new PlainTcpConnector({ connectTimeoutMs: OUTBOUND_PROXY_DEFAULTS.connectTimeoutMs }),
+        hbone: this.hboneConnector,
+        trustDomain: config.trustDomain,
+        log,
+      }),
     });
     await this.proxy.listen();
 
@@ -114,6 +189,9 @@ export class Agent {
   async stop(): Promise<void> {
     if (this.retryTimer) clearInterval(this.retryTimer);
     await this.proxy?.close();
+    await this.hboneConnector?.close();
+    await this.hboneServer?.close();
+    await this.identities?.stop();
     await this.admin?.close();
     await this.watch?.stop();
     this.programs?.close();

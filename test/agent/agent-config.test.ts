@@ -25,3 +25,29 @@ test('bad input stops with a message naming the flag and the variable', () => {
   assert.throws(() => loadAgentConfig([...base, '--kubeconfig'], {}, '/o'), /--kubeconfig needs a value/);
   assert.throws(() => loadAgentConfig([...base, '--log-level', 'loud'], {}, '/o'), /--log-level must be one of/);
 });
+
+test('without --ca-address the agent has no CA; with it, the CA settings come from flags and env', () => {
+  const plain = loadAgentConfig(base, {}, '/o');
+  assert.equal(plain.ca, undefined);
+  assert.equal(plain.trustDomain, 'cluster.local');
+  assert.equal(plain.hbonePort, 15008);
+  const config = loadAgentConfig([...base, '--ca-address', '10.240.0.11:15012', '--cert-ttl', '90s'], { WEFT_CA_TOKEN_FILE: '/run/token', WEFT_TRUST_DOMAIN: 'example.org' }, '/o');
+  assert.deepEqual(config.ca, {
+    address: '10.240.0.11:15012',
+    serverName: undefined,
+    tokenFile: '/run/token',
+    namespace: 'weft-system',
+    certTtlSeconds: 90,
+  });
+  assert.equal(config.trustDomain, 'example.org');
+  assert.equal(loadAgentConfig([...base, '--ca-address=weft-ca.weft-system.svc:15012'], {}, '/o').ca?.certTtlSeconds, 24 * 3600);
+});
+
+test('bad CA and identity settings stop with a message naming the flag', () => {
+  assert.throws(() => loadAgentConfig([...base, '--ca-address', 'weft-ca'], {}, '/o'), /--ca-address \(or WEFT_CA_ADDRESS\) must be host:port, got "weft-ca"/);
+  assert.throws(() => loadAgentConfig([...base, '--ca-address', 'ca:99999'], {}, '/o'), /must be host:port/);
+  assert.throws(() => loadAgentConfig([...base, '--ca-address', 'ca:1', '--cert-ttl', '30s'], {}, '/o'), /--cert-ttl \(or WEFT_CERT_TTL\) must be a duration of at least 60s/);
+  assert.throws(() => loadAgentConfig([...base, '--ca-address', 'ca:1', '--cert-ttl', '1d'], {}, '/o'), /--cert-ttl .* got "1d"/);
+  assert.throws(() => loadAgentConfig([...base, '--trust-domain', 'Bad Domain'], {}, '/o'), /--trust-domain \(or WEFT_TRUST_DOMAIN\) must be a SPIFFE trust domain/);
+  assert.throws(() => loadAgentConfig([...base, '--hbone-port', '0'], {}, '/o'), /--hbone-port \(or WEFT_HBONE_PORT\) must be a port/);
+});

@@ -1,24 +1,27 @@
 // One supervisor per node starts the Weft agent inside the node's network namespace - as a
 // hostNetwork DaemonSet pod would run - in the node's own cgroup, tells it where its cgroup
-// root, bpffs directory and kubeconfig are, and restarts it when it exits, as kubelet restarts
-// a DaemonSet pod.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+// root, bpffs directory, kubeconfig and (when the bed runs one) the CA are, and restarts it when
+// it exits, as kubelet restarts a DaemonSet pod.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ENTER_CGROUP_AND_NETNS } from './kubelet/container-process.js';
-import { NETNS_DIR } from './netns-ops.js';
-import { ensureCgroup } from './cgroup-ops.js';
+import { NodeProcessSupervisor } from './node-process-supervisor.js';
 import type { NodePlan } from './node-plan.js';
 
-const RESTART_DELAY_MS = 1000;
-
 /** The compiled `weft` CLI (dist/agent/src/cli/main.js), as the image runs it. */
-const weftCli = fileURLToPath(new URL('../../agent/src/cli/main.js', import.meta.url));
+export const weftCli = fileURLToPath(new URL('../../agent/src/cli/main.js', import.meta.url));
 
 /** The command that runs a node agent. */
 export function agentCommand(): string[] {
   return [process.execPath, weftCli, 'agent'];
+}
+
+/** Where the agent finds the CA and its credentials for it. */
+export interface AgentCaSettings {
+  address: string;          // host:port of the CA
+  tokenFile: string;        // the pod-bound service-account token for the CA audience
+  trustDomain: string;
+  namespace: string;        // the CA's namespace (its weft-trust-bundle ConfigMap)
+  certTtl: string;          // requested certificate lifetime, e.g. 60s or 24h
 }
 
 export interface AgentSupervisorOptions {
@@ -26,53 +29,59 @@ export interface AgentSupervisorOptions {
   command: string[];
   kubeconfig: string;
   logFile: string;
+  /** null when the bed runs no CA (`up --no-ca`): the agent then gets no CA settings. */
+  ca: AgentCaSettings | null;
   onPidChange: (pid: number | null) => void;
   log: (msg: string, fields?: object) => void;
 }
 
-export class AgentSupervisor {
-  private child: ChildProcess | null = null;
-  private stopped = false;
+/** The agent's environment, as the DaemonSet's pod spec would set it. */
+export function agentEnvironment(node: NodePlan, kubeconfig: string, ca: AgentCaSettings | null): Record<string, string> {
+  const env: Record<string, string> = {
+    WEFT_NODE_NAME: node.name,
+    WEFT_NODE_IP: node.ip,
+    WEFT_CGROUP_ROOT: node.cgroupRoot,
+    WEFT_BPFFS_DIR: node.bpffsDir,
+    KUBECONFIG: kubeconfig,
+  };
+  if (ca) {
+    env.WEFT_CA_ADDRESS = ca.address;
+    env.WEFT_CA_TOKEN_FILE = ca.tokenFile;
+    env.WEFT_TRUST_DOMAIN = ca.trustDomain;
+    env.WEFT_CA_NAMESPACE = ca.namespace;
+    env.WEFT_CERT_TTL = ca.certTtl;
+  }
+  return env;
+}
 
-  constructor(private readonly options: AgentSupervisorOptions) {}
+export class AgentSupervisor {
+  private readonly process: NodeProcessSupervisor;
+
+  constructor(options: AgentSupervisorOptions) {
+    const { node } = options;
+    this.process = new NodeProcessSupervisor({
+      role: 'agent',
+      node,
+      // The agent's own cgroup sits beside kubepods, where a DaemonSet pod's would not, so the
+      // agent never attaches programs to itself.
+      cgroupDir: join(node.cgroupRoot, 'weft-agent'),
+      command: options.command,
+      env: agentEnvironment(node, options.kubeconfig, options.ca),
+      logFile: options.logFile,
+      onPidChange: options.onPidChange,
+      log: options.log,
+    });
+  }
 
   get pid(): number | null {
-    return this.child?.pid ?? null;
+    return this.process.pid;
   }
 
-  async start(): Promise<void> {
-    const { node } = this.options;
-    // The agent's own cgroup sits beside kubepods, where a DaemonSet pod's would not, so the
-    // agent never attaches programs to itself.
-    const cgroupDir = join(node.cgroupRoot, 'weft-agent');
-    await ensureCgroup(cgroupDir);
-    const logFd = openSync(this.options.logFile, 'a');
-    const child = spawn('sh', ['-c', ENTER_CGROUP_AND_NETNS, 'sh', cgroupDir, `${NETNS_DIR}/${node.netns}`, ...this.options.command], {
-      env: {
-        ...process.env,
-        WEFT_NODE_NAME: node.name,
-        WEFT_NODE_IP: node.ip,
-        WEFT_CGROUP_ROOT: node.cgroupRoot,
-        WEFT_BPFFS_DIR: node.bpffsDir,
-        KUBECONFIG: this.options.kubeconfig,
-      },
-      stdio: ['ignore', logFd, logFd],
-    });
-    closeSync(logFd);
-    this.child = child;
-    this.options.onPidChange(child.pid ?? null);
-    child.once('exit', (code, signal) => {
-      this.options.onPidChange(null);
-      if (this.stopped) return;
-      this.options.log('agent exited; restarting', { node: node.name, code, signal });
-      setTimeout(() => {
-        if (!this.stopped) this.start().catch((err: unknown) => this.options.log('agent restart failed', { node: node.name, err: String(err) }));
-      }, RESTART_DELAY_MS);
-    });
+  start(): Promise<void> {
+    return this.process.start();
   }
 
-  stop(): void {
-    this.stopped = true;
-    this.child?.kill('SIGTERM');
+  stop(): Promise<void> {
+    return this.process.stop();
   }
 }

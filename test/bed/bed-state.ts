@@ -10,6 +10,12 @@ export interface NodeRecord extends NodePlan {
   agentPid: number | null;    // the node's agent; null while no agent runs
 }
 
+export interface CaRecord {
+  pid: number | null;
+  address: string;            // host:port, reachable from every node
+  node: string;
+}
+
 export interface BedRecord {
   version: 1;
   phase: 'starting' | 'ready' | 'stopping';
@@ -22,6 +28,9 @@ export interface BedRecord {
   kubeconfig: string;
   controllers: boolean;
   agent: boolean;
+  /** The bed's `weft ca`, or null with `up --no-ca`; pid is null while it restarts. */
+  ca: CaRecord | null;
+  certTtl: string;                      // `up --cert-ttl`, as given
   nodes: NodeRecord[];
   startedAt: string;
 }

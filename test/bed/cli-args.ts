@@ -17,7 +17,14 @@ interface FlagSpec {
 }
 
 export const COMMAND_FLAGS: Record<string, Record<string, FlagSpec>> = {
-  up: { nodes: { kind: 'string' }, kubeconfig: { kind: 'string' }, 'no-controllers': { kind: 'boolean' }, 'no-agent': { kind: 'boolean' } },
+  up: {
+    nodes: { kind: 'string' },
+    kubeconfig: { kind: 'string' },
+    'no-controllers': { kind: 'boolean' },
+    'no-agent': { kind: 'boolean' },
+    'no-ca': { kind: 'boolean' },
+    'cert-ttl': { kind: 'string' },
+  },
   run: {
     namespace: { kind: 'string', aliases: ['n'] },
     node: { kind: 'string' },
@@ -114,7 +121,7 @@ export function positionals(parsed: ParsedCommandLine, names: string[]): string[
 }
 
 export const USAGE = `usage: npm run bed -- <command> [--state DIR] ...
-  up [--nodes N] [--kubeconfig FILE] [--no-controllers] [--no-agent]
+  up [--nodes N] [--kubeconfig FILE] [--no-controllers] [--no-agent] [--no-ca] [--cert-ttl DURATION]
   run NAME [-n NS] --node NODE [--labels k=v,...] [--service-account SA] [--port P ...] [--timeout S] -- CMD ...
   exec NAME [-n NS] -- CMD ...        (or: exec --node NODE -- CMD ...)
   delete NAME [-n NS] [--timeout S]

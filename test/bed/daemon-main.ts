@@ -1,10 +1,11 @@
 // Entry point of the bed daemon (started detached by `bed up`; not meant to be run by hand).
-// Arguments: --state DIR --nodes N [--kubeconfig FILE] [--no-controllers] [--no-agent]
+// Arguments: --state DIR --nodes N [--kubeconfig FILE] [--no-controllers] [--no-agent] [--no-ca] [--cert-ttl DURATION]
 import { BedDaemon } from './daemon.js';
 import { makeBedLog } from './bed-log.js';
+import { DEFAULT_CERT_TTL } from './cert-ttl.js';
 
 function parseDaemonArgs(argv: string[]) {
-  const options = { stateDir: '', nodeCount: 2, externalKubeconfig: null as string | null, controllers: true, agent: true };
+  const options = { stateDir: '', nodeCount: 2, externalKubeconfig: null as string | null, controllers: true, agent: true, ca: true, certTtl: DEFAULT_CERT_TTL };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--state') options.stateDir = argv[++i] ?? '';
@@ -12,6 +13,8 @@ function parseDaemonArgs(argv: string[]) {
     else if (arg === '--kubeconfig') options.externalKubeconfig = argv[++i] ?? null;
     else if (arg === '--no-controllers') options.controllers = false;
     else if (arg === '--no-agent') options.agent = false;
+    else if (arg === '--no-ca') options.ca = false;
+    else if (arg === '--cert-ttl') options.certTtl = argv[++i] ?? '';
     else throw new Error(`bed daemon: unknown argument ${arg}`);
   }
   if (!options.stateDir) throw new Error('bed daemon: --state is required');

@@ -1,6 +1,7 @@
 // The bed daemon: owns a running bed. It starts (or adopts) the API server, builds the node
 // network, cgroup subtrees and bpffs dirs, relays the API into every node namespace, registers the
-// Node objects, and runs the kubelet, the controllers and (once it exists) the node agents. It
+// Node objects and the weft-system objects, and runs the kubelet, the controllers, the Weft CA
+// (on node-1) and the node agents with their CA tokens. It
 // exits on SIGTERM, leaving namespaces and cgroups for `down` to remove, so that one place knows
 // how to clean up - including after a crash.
 import { copyFile, mkdir } from 'node:fs/promises';
@@ -22,7 +23,11 @@ import { NodeHelper } from './node-helper-client.js';
 import { ensureNamespace, NODE_LEASE_NAMESPACE, NodeLeaseKeeper, registerNode, unregisterNode } from './node-registration.js';
 import { loadKubeConfig } from './kube-client.js';
 import { BedKubelet } from './kubelet/kubelet.js';
-import { AgentSupervisor, agentCommand } from './agent-supervisor.js';
+import { AgentSupervisor, agentCommand, type AgentCaSettings } from './agent-supervisor.js';
+import { CaSupervisor, CA_NAMESPACE, CA_PORT, TRUST_BUNDLE_CONFIGMAP, TRUST_DOMAIN, caAddress, caCommand } from './ca-supervisor.js';
+import { ensureMeshSystem, markPodRunning, removeMeshSystemPods, type MeshSystemPods } from './mesh-system.js';
+import { AgentCaTokens, agentCaTokenFile } from './agent-ca-token.js';
+import { isNotFound } from './kube-client.js';
 import { EndpointSliceController } from './controllers/endpointslice-controller.js';
 import { BedKubeProxy } from './kube-proxy/bed-kube-proxy.js';
 import type { BedLog } from './bed-log.js';
@@ -33,6 +38,9 @@ export interface DaemonOptions {
   externalKubeconfig: string | null;
   controllers: boolean;
   agent: boolean;
+  ca: boolean;
+  /** Workload certificate lifetime (`up --cert-ttl`), already validated. */
+  certTtl: string;
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
@@ -40,6 +48,8 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 const AGENT_ADMIN_PORT = 15020;
 /** Loading bpf objects and syncing caches takes seconds on a loaded 2-core machine. */
 const AGENT_READY_TIMEOUT_MS = 90_000;
+/** The CA creates its issuer Secret and trust bundle at start; both take a few API round trips. */
+const CA_READY_TIMEOUT_MS = 60_000;
 
 export class BedDaemon {
   private readonly paths: BedPaths;
@@ -54,6 +64,11 @@ export class BedDaemon {
   private kubelet: BedKubelet | null = null;
   private controller: EndpointSliceController | null = null;
   private kubeProxy: BedKubeProxy | null = null;
+  private ca: CaSupervisor | null = null;
+  private caPid: number | null = null;
+  private meshPods: MeshSystemPods | null = null;
+  private caTokens: AgentCaTokens | null = null;
+  private core: CoreV1Api | null = null;
   private record: BedRecord;
 
   constructor(private readonly options: DaemonOptions, private readonly log: BedLog) {
@@ -72,6 +87,8 @@ export class BedDaemon {
       kubeconfig: this.paths.kubeconfig,
       controllers: options.controllers,
       agent: options.agent,
+      ca: options.ca ? { pid: null, address: caAddress(this.caNode), node: this.caNode.name } : null,
+      certTtl: options.certTtl,
       nodes: this.nodes.map((node) => ({ ...node, helperPid: null, agentPid: null })),
       startedAt: new Date().toISOString(),
     };
@@ -106,6 +123,7 @@ export class BedDaemon {
 
     this.log('node helpers started', { pids: [...this.helpers.values()].map((h) => h.pid) });
     const core = kubeConfig.makeApiClient(CoreV1Api);
+    this.core = core;
     for (const node of this.nodes) await registerNode(core, node, this.prefix);
     await ensureNamespace(core, NODE_LEASE_NAMESPACE);
     this.leaseKeeper = new NodeLeaseKeeper(kubeConfig, this.nodes.map((n) => n.name), this.log);
@@ -131,6 +149,7 @@ export class BedDaemon {
       this.kubeProxy = new BedKubeProxy({ kubeConfig, nodes: this.nodes, log: this.log });
       await this.kubeProxy.start();
     }
+    await this.startMeshSystem(core);
     await this.startAgents();
     this.record.phase = 'ready';
     await this.saveRecord();
@@ -185,14 +204,94 @@ export class BedDaemon {
     return port;
   }
 
+  /** The CA runs on node-1, as the chart's single CA replica would be scheduled somewhere. */
+  private get caNode(): NodePlan {
+    return this.nodes[0]!;
+  }
+
+  /**
+   * The weft-system objects, the CA (ready before any agent starts, as agents need it at once)
+   * and the agents' CA tokens (written before any agent starts, as a projected volume is).
+   */
+  private async startMeshSystem(core: CoreV1Api): Promise<void> {
+    this.meshPods = await ensureMeshSystem(core, {
+      nodes: this.nodes,
+      agentCommand: agentCommand(),
+      ca: this.options.ca ? { node: this.caNode, command: caCommand(this.caNode, this.options.certTtl) } : null,
+    });
+    this.log('weft-system objects created', { agentPods: [...this.meshPods.agents.values()].map((p) => p.name), caPod: this.meshPods.ca?.name ?? null });
+    if (this.options.ca) await this.startCa(core);
+    this.caTokens = new AgentCaTokens({ core, runDir: this.paths.runDir, pods: this.meshPods.agents, log: this.log });
+    await this.caTokens.start();
+  }
+
+  private async startCa(core: CoreV1Api): Promise<void> {
+    const node = this.caNode;
+    this.ca = new CaSupervisor({
+      node,
+      kubeconfig: this.paths.kubeconfig,
+      certTtl: this.options.certTtl,
+      logFile: join(this.paths.logsDir, 'ca.log'),
+      onPidChange: (pid) => {
+        this.caPid = pid;
+        if (this.record.phase === 'ready') void this.saveRecord();
+      },
+      log: this.log,
+    });
+    const startedAt = new Date();
+    await this.ca.start();
+    await this.waitForCaReady(core);
+    await markPodRunning(core, this.meshPods!.ca!, node, 'ca', startedAt);
+    this.log('ca ready', { address: caAddress(node), pid: this.caPid });
+  }
+
+  /** Ready = accepts TCP on the node IP (probed from inside node-1) and has published its trust bundle. */
+  private async waitForCaReady(core: CoreV1Api): Promise<void> {
+    const node = this.caNode;
+    const helper = this.helpers.get(node.name);
+    if (!helper) throw new Error(`no node helper for ${node.name}`);
+    const deadline = Date.now() + CA_READY_TIMEOUT_MS;
+    let last = '';
+    while (Date.now() < deadline) {
+      const answer = await helper.probe({ kind: 'tcp', host: node.ip, port: CA_PORT, timeoutMs: 1000 });
+      if (!answer.ok) {
+        last = `no TCP answer on ${caAddress(node)}: ${answer.detail ?? ''}`;
+      } else {
+        try {
+          await core.readNamespacedConfigMap({ name: TRUST_BUNDLE_CONFIGMAP, namespace: CA_NAMESPACE });
+          return;
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+          last = `ConfigMap ${CA_NAMESPACE}/${TRUST_BUNDLE_CONFIGMAP} does not exist yet`;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`the CA was not ready within ${CA_READY_TIMEOUT_MS} ms (${last}); see ${join(this.paths.logsDir, 'ca.log')}`);
+  }
+
+  /** What each agent is told about the CA; null without one. */
+  private agentCaSettings(node: NodePlan): AgentCaSettings | null {
+    if (!this.options.ca) return null;
+    return {
+      address: caAddress(this.caNode),
+      tokenFile: agentCaTokenFile(this.paths.runDir, node.name),
+      trustDomain: TRUST_DOMAIN,
+      namespace: CA_NAMESPACE,
+      certTtl: this.options.certTtl,
+    };
+  }
+
   private async startAgents(): Promise<void> {
     if (!this.options.agent) return;
     const command = agentCommand();
+    const startedAt = new Map<string, Date>();
     for (const node of this.nodes) {
       const supervisor = new AgentSupervisor({
         node,
         command,
         kubeconfig: this.paths.kubeconfig,
+        ca: this.agentCaSettings(node),
         logFile: join(this.paths.logsDir, `agent-${node.name}.log`),
         onPidChange: (pid) => {
           this.agentPids.set(node.name, pid);
@@ -200,10 +299,15 @@ export class BedDaemon {
         },
         log: this.log,
       });
+      startedAt.set(node.name, new Date());
       await supervisor.start();
       this.agents.set(node.name, supervisor);
     }
-    await Promise.all(this.nodes.map((node) => this.waitForAgentReady(node)));
+    await Promise.all(this.nodes.map(async (node) => {
+      await this.waitForAgentReady(node);
+      // As kubelet reports a DaemonSet pod once its readiness probe passes.
+      await markPodRunning(this.core!, this.meshPods!.agents.get(node.name)!, node, 'agent', startedAt.get(node.name)!);
+    }));
   }
 
   /** `up` returns only once every agent answers /readyz on its node, as a DaemonSet rollout would. */
@@ -227,13 +331,18 @@ export class BedDaemon {
       helperPid: this.helpers.get(node.name)?.pid ?? null,
       agentPid: this.agentPids.get(node.name) ?? null,
     }));
+    if (this.record.ca) this.record.ca.pid = this.caPid;
     await writeJsonAtomic(this.paths.bedJson, this.record);
   }
 
-  /** On a server the bed does not own, remove the Node objects it added (bounded: best effort). */
+  /** On a server the bed does not own, remove the Node objects and weft-system pods it added (bounded: best effort). */
   private async unregisterNodes(): Promise<void> {
     const core = loadKubeConfig(this.paths.kubeconfig).makeApiClient(CoreV1Api);
-    const all = Promise.all(this.nodes.map((node) => unregisterNode(core, node.name)));
+    const meshPods = this.meshPods;
+    const all = Promise.all([
+      ...this.nodes.map((node) => unregisterNode(core, node.name)),
+      ...(meshPods ? [removeMeshSystemPods(core, meshPods)] : []),
+    ]);
     const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 5000).unref());
     try {
       if ((await Promise.race([all, timeout])) === 'timeout') this.log('removing Node objects timed out');
@@ -246,7 +355,10 @@ export class BedDaemon {
   async stop(): Promise<void> {
     this.record.phase = 'stopping';
     await this.saveRecord();
-    for (const agent of this.agents.values()) agent.stop();
+    // Agents first, then the CA they depend on.
+    await Promise.all([...this.agents.values()].map((agent) => agent.stop()));
+    this.caTokens?.stop();
+    if (this.ca) await this.ca.stop();
     if (this.kubeProxy) await this.kubeProxy.stop();
     if (this.controller) await this.controller.stop();
     if (this.kubelet) await this.kubelet.stop();

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadCaConfig, parseDurationSeconds } from '../../agent/src/config/ca-config.js';
+import { loadCaConfig } from '../../agent/src/config/ca-config.js';
+import { parseDurationSeconds } from '../../agent/src/config/duration.js';
 import { ConfigError } from '../../agent/src/config/command-flags.js';
 
 test('defaults match the contract: weft-system, cluster.local, 24 h, audience weft-ca', () => {

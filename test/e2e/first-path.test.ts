@@ -36,6 +36,25 @@ async function curl(pod: string, namespace: string, url: string, extra: string[]
   return bed.exec(pod, namespace, ['curl', '-s', '-m', '10', ...extra, url]);
 }
 
+const podNodes: Record<string, string> = { 'web-1': 'node-1', 'web-2': 'node-2' };
+
+interface EchoAnswer {
+  pod: string;
+  peer: string;
+  url: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * Proof a call went through the mesh: the backend's peer is its own node's agent (which delivers
+ * the HBONE tunnel, same node or not), never the client pod, and it carries the client's verified
+ * identity.
+ */
+function assertMeshed(body: EchoAnswer, what: string): void {
+  assert.equal(body.peer.split(':')[0], nodeIps[podNodes[body.pod]!], `${what} was delivered by ${podNodes[body.pod]}'s agent`);
+  assert.equal(body.headers['x-weft-peer-identity'], `spiffe://cluster.local/ns/${meshNs}/sa/default`, `${what} carries the client's identity`);
+}
+
 const serviceLabels = (ns: string) => ({
   reporter: 'source',
   source_workload: 'client',
@@ -44,7 +63,8 @@ const serviceLabels = (ns: string) => ({
   destination_namespace: ns,
   destination_workload: 'web',
   request_protocol: 'http',
-  connection_security_policy: 'none',
+  connection_security_policy: 'unknown',
+  source_principal: `spiffe://cluster.local/ns/${ns}/sa/default`,
 });
 
 before(async () => {
@@ -91,10 +111,9 @@ describe('an enrolled client calling a Service backed by pods on both nodes', ()
     for (let i = 0; i < calls; i++) {
       const result = await curl('client', meshNs, `http://${clusterIP}/call-${i}`, ['-f']);
       assert.equal(result.code, 0, `call ${i}: ${result.stderr}`);
-      const body = JSON.parse(result.stdout) as { pod: string; peer: string; url: string };
+      const body = JSON.parse(result.stdout) as EchoAnswer;
       assert.equal(body.url, `/call-${i}`, 'the backend saw this request');
-      // The backend sees node-1's proxy as its peer, never the client pod: proof it was proxied.
-      assert.equal(body.peer.split(':')[0], nodeIps['node-1'], `call ${i} arrived from node-1's proxy`);
+      assertMeshed(body, `call ${i}`);
       served.set(body.pod, (served.get(body.pod) ?? 0) + 1);
     }
     assert.deepEqual([...served.keys()].sort(), ['web-1', 'web-2'], 'round robin reaches both nodes');
@@ -215,7 +234,7 @@ describe('removing the namespace label', () => {
     await waitFor(() => attachedWeftPrograms(clientCgroup).length === 3, { timeoutMs: 30_000, what: 'programs re-attached' });
     const meshed = await curl('client', meshNs, `http://${clusterIP}/relabelled`, ['-f']);
     assert.equal(meshed.code, 0, meshed.stderr);
-    assert.equal((JSON.parse(meshed.stdout) as { peer: string }).peer.split(':')[0], nodeIps['node-1']);
+    assertMeshed(JSON.parse(meshed.stdout) as EchoAnswer, 'the relabelled call');
   });
 });
 
@@ -227,7 +246,7 @@ describe('the API server going away', () => {
     for (let i = 0; i < 4; i++) {
       const result = await curl('client', meshNs, `http://${clusterIP}/no-apiserver-${i}`, ['-f']);
       assert.equal(result.code, 0, result.stderr);
-      assert.equal((JSON.parse(result.stdout) as { peer: string }).peer.split(':')[0], nodeIps['node-1']);
+      assertMeshed(JSON.parse(result.stdout) as EchoAnswer, `call ${i} without the API server`);
     }
   });
 });

@@ -13,7 +13,10 @@ export function spiffeId(namespace: string, serviceAccount: string, trustDomain 
   return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
 }
 
-export function meshPod(ip: string, spec: { namespace?: string; serviceAccount: string; nodeName: string; enrolled?: boolean; name?: string }): PodInfo {
+export function meshPod(
+  ip: string,
+  spec: { namespace?: string; serviceAccount: string; nodeName: string; hostIp?: string; enrolled?: boolean; name?: string },
+): PodInfo {
   const name = spec.name ?? `${spec.serviceAccount}-${ip.replaceAll('.', '-')}`;
   return {
     uid: `uid-${name}`,
@@ -21,7 +24,7 @@ export function meshPod(ip: string, spec: { namespace?: string; serviceAccount: 
     name,
     ip,
     nodeName: spec.nodeName,
-    hostIp: '', // the tests map nodes to addresses with MeshUpstreamConnector's nodeIpOf
+    hostIp: spec.hostIp ?? '',
     workload: spec.serviceAccount,
     serviceAccount: spec.serviceAccount,
     enrolled: spec.enrolled ?? true,

@@ -114,8 +114,10 @@ describe('HBONE tunnel', () => {
       credentials: serverCredentials,
       currentSnapshot: () => snapshot,
       log,
-      onTunnel: (event) => tunnels.push(event),
-      onPeerRejected: (reason) => rejections.push(reason),
+      onTunnel: (event) => {
+        tunnels.push(event);
+      },
+      onPeerRejected: (reason, detail) => rejections.push(`${reason}: ${detail}`),
     });
     server.tlsServer.on('secureConnection', (socket: tls.TLSSocket) => {
       handshakes++;
@@ -310,7 +312,7 @@ describe('HBONE tunnel', () => {
     );
     assert.equal(failure.code, ProxyErrorCode.TUNNEL_FAILED, failure.message);
     await waitFor(() => rejections.length > rejectionsBefore, { timeoutMs: 5_000, what: 'the server refuses the peer' });
-    assert.match(rejections.at(-1)!, /not in the trust domain cluster\.local/);
+    assert.match(rejections.at(-1)!, /^foreign_trust_domain: .*not in the trust domain cluster\.local/);
     assert.equal(tunnels.length, tunnelsBefore);
   });
 

@@ -1,7 +1,7 @@
 // The outbound proxy with the mesh connector: a client pod on node-1 calls a Service whose
 // endpoint runs on node-2; the proxy carries it through the HBONE tunnel to node-2's inbound
-// server and on to the backend (real curl, real TLS on loopback). Same-node endpoints stay
-// plain TCP; a source without a certificate is refused with ERR_PROXY_NO_IDENTITY.
+// server and on to the backend (real curl, real TLS on loopback). Same-node endpoints go through
+// node-1's own HBONE server; a source without a certificate is refused with ERR_PROXY_NO_IDENTITY.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -23,6 +23,7 @@ import { TestCa } from './test-ca.js';
 
 const execFileAsync = promisify(execFile);
 
+const NODE1_IP = '127.0.0.4';
 const NODE2_IP = '127.0.0.2';
 const CLIENT_IP = '127.0.0.1';
 const UNCERTIFIED_CLIENT_IP = '127.0.0.10';
@@ -42,24 +43,27 @@ describe('outbound proxy through HBONE', () => {
   const remoteEcho = new EchoServer();
   const destinations = new OriginalDestinations();
   let inbound: HboneInboundServer;
+  let node1Inbound: HboneInboundServer;
   let hbone: HboneConnector;
   let proxy: OutboundProxy;
   let proxyPort = 0;
   let handshakes = 0;
+  let node1Handshakes = 0;
 
   before(async () => {
     await Promise.all([remoteWeb.start(REMOTE_WEB_IP), localWeb.start(LOCAL_WEB_IP), remoteEcho.start(REMOTE_ECHO_IP)]);
     const ca = await TestCa.create();
     const node1Credentials = new WorkloadCredentialStore(TRUST_DOMAIN, ca.bundlePem);
     node1Credentials.setCertificate(CLIENT_ID, await ca.issue(CLIENT_ID));
+    node1Credentials.setCertificate(WEB_ID, await ca.issue(WEB_ID));
     const node2Credentials = new WorkloadCredentialStore(TRUST_DOMAIN, ca.bundlePem);
     node2Credentials.setCertificate(WEB_ID, await ca.issue(WEB_ID));
 
     const client = meshPod(CLIENT_IP, { serviceAccount: 'client', nodeName: 'node-1' });
     const uncertified = meshPod(UNCERTIFIED_CLIENT_IP, { serviceAccount: 'uncertified', nodeName: 'node-1' });
-    const web = meshPod(REMOTE_WEB_IP, { serviceAccount: 'web', nodeName: 'node-2' });
-    const echoPod = meshPod(REMOTE_ECHO_IP, { serviceAccount: 'web', nodeName: 'node-2' });
-    const localPod = meshPod(LOCAL_WEB_IP, { serviceAccount: 'web', nodeName: 'node-1' });
+    const web = meshPod(REMOTE_WEB_IP, { serviceAccount: 'web', nodeName: 'node-2', hostIp: NODE2_IP });
+    const echoPod = meshPod(REMOTE_ECHO_IP, { serviceAccount: 'web', nodeName: 'node-2', hostIp: NODE2_IP });
+    const localPod = meshPod(LOCAL_WEB_IP, { serviceAccount: 'web', nodeName: 'node-1', hostIp: NODE1_IP });
     const node1Snapshot: MeshSnapshot = {
       ...buildSnapshot({
         pods: [client, uncertified, web, echoPod, localPod],
@@ -75,6 +79,16 @@ describe('outbound proxy through HBONE', () => {
     inbound = new HboneInboundServer({ host: NODE2_IP, port: 0, credentials: node2Credentials, currentSnapshot: () => node2Snapshot, log });
     inbound.tlsServer.on('secureConnection', () => handshakes++);
     await inbound.listen();
+    // Node-1's own HBONE server, on the same port as node-2's (one port per mesh, as 15008).
+    node1Inbound = new HboneInboundServer({
+      host: NODE1_IP,
+      port: inbound.address().port,
+      credentials: node1Credentials,
+      currentSnapshot: () => node1Snapshot,
+      log,
+    });
+    node1Inbound.tlsServer.on('secureConnection', () => node1Handshakes++);
+    await node1Inbound.listen();
     hbone = new HboneConnector({ credentials: node1Credentials, log, port: inbound.address().port });
     proxy = new OutboundProxy({
       host: '127.0.0.1',
@@ -87,8 +101,6 @@ describe('outbound proxy through HBONE', () => {
         plain: new PlainTcpConnector({ connectTimeoutMs: 5_000 }),
         hbone,
         trustDomain: TRUST_DOMAIN,
-        currentSnapshot: () => node1Snapshot,
-        nodeIpOf: (pod) => (pod.nodeName === 'node-2' ? NODE2_IP : undefined),
         log,
       }),
     });
@@ -100,6 +112,7 @@ describe('outbound proxy through HBONE', () => {
     await proxy?.close();
     await hbone?.close();
     await inbound?.close();
+    await node1Inbound?.close();
     await Promise.all([remoteWeb.stop(), localWeb.stop(), remoteEcho.stop()]);
   });
 
@@ -143,12 +156,16 @@ describe('outbound proxy through HBONE', () => {
     }
   });
 
-  test('a Service endpoint on the same node is reached over plain TCP (no tunnel, no handshake)', async () => {
+  test('a Service endpoint on the same node goes through this node\'s own HBONE server and sees the client identity', async () => {
     const handshakesBefore = handshakes;
+    const node1HandshakesBefore = node1Handshakes;
     const response = await curl(LOCAL_VIP, '/local');
     assert.equal(response.status, 200, response.headers);
-    assert.equal(JSON.parse(response.body).url, '/local');
-    assert.equal(handshakes, handshakesBefore);
+    const body = JSON.parse(response.body) as { url: string; identities: string[] };
+    assert.equal(body.url, '/local');
+    assert.deepEqual(body.identities, [CLIENT_ID], 'the forged header is replaced by the verified identity');
+    assert.equal(handshakes, handshakesBefore, 'nothing went to node-2');
+    assert.equal(node1Handshakes - node1HandshakesBefore, 1, 'one session to the own node');
   });
 
   test('a source workload without a certificate is refused with 503 ERR_PROXY_NO_IDENTITY, never sent in plaintext', async () => {

@@ -47,6 +47,8 @@ class ManualClock implements Scheduler {
     for (const [h, t] of [...this.timers]) if (t.at <= this.now()) { this.timers.delete(h); t.fn(); }
   }
   pendingDelays() { return [...this.timers.values()].map((t) => t.at - this.now()); }
+  /** The earliest pending timer (the expiry timer of a certificate is always later than its renewal). */
+  nextDelay() { return Math.min(...this.pendingDelays()); }
 }
 
 const log = pino({ level: 'silent' });
@@ -60,9 +62,9 @@ test('issues before use and rotates at half the lifetime', async () => {
   const first = await waitFor(() => manager.current(id), { what: 'first certificate' });
   const leaf = new X509Certificate(first.certChainPem[0]!);
   assert.equal(leaf.subjectAltName, `URI:${id}`);
-  const [delay] = clock.pendingDelays();
-  assert.ok(delay! > 27_000 && delay! < 33_000, `rotation due at half of 60 s, got ${delay}`);
-  clock.advance(delay!);
+  const delay = clock.nextDelay();
+  assert.ok(delay > 27_000 && delay! < 33_000, `rotation due at half of 60 s, got ${delay}`);
+  clock.advance(delay);
   const second = await waitFor(() => manager.current(id) !== first && manager.current(id), { what: 'rotated certificate' });
   assert.notEqual(new X509Certificate(second.certChainPem[0]!).serialNumber, leaf.serialNumber);
   assert.deepEqual(changes, ['issued', 'issued']);
@@ -77,14 +79,14 @@ test('keeps a valid certificate while the CA fails, with growing backoff, and dr
   manager.setWanted([id]);
   const cert = await waitFor(() => manager.current(id), { what: 'certificate' });
   ca.failing = true;
-  clock.advance(clock.pendingDelays()[0]!); // rotation attempt fails
+  clock.advance(clock.nextDelay()); // rotation attempt fails
   await waitFor(() => results.length === 2, { what: 'failed renewal' });
   assert.equal(manager.current(id), cert, 'still valid: still used');
   const backoffs: number[] = [];
   for (let i = 0; i < 3; i++) {
-    const [d] = clock.pendingDelays();
-    backoffs.push(Math.round(d! / 1000));
-    clock.advance(d!);
+    const d = clock.nextDelay();
+    backoffs.push(Math.round(d / 1000));
+    clock.advance(d);
     await waitFor(() => results.length === 3 + i, { what: `retry ${i + 1}` });
   }
   assert.deepEqual(backoffs, [1, 2, 4]);
@@ -93,9 +95,28 @@ test('keeps a valid certificate while the CA fails, with growing backoff, and dr
   assert.equal(manager.current(id), undefined, 'an expired certificate is never used');
   await waitFor(() => results.length > before && clock.pendingDelays().length === 1, { what: 'retry after expiry' });
   ca.failing = false;
-  clock.advance(clock.pendingDelays()[0]!);
+  clock.advance(clock.nextDelay());
   await waitFor(() => manager.current(id), { what: 'recovered certificate' });
   manager.stop();
+});
+
+test('an expired certificate is withdrawn at its expiry, also while the next retry is far away', async () => {
+  const clock = new ManualClock();
+  const ca = new TestCa(clock);
+  const changes: string[] = [];
+  const manager = new CertificateManager({
+    signer: ca, validitySeconds: 60, log, scheduler: clock, initialBackoffMs: 120_000, maxBackoffMs: 120_000,
+    onChange: (_i, c) => changes.push(c ? 'issued' : 'dropped'),
+  });
+  manager.setWanted([id]);
+  const cert = await waitFor(() => manager.current(id), { what: 'certificate' });
+  ca.failing = true;
+  clock.advance(clock.nextDelay()); // the renewal fails; the next try is two minutes away
+  await waitFor(() => clock.pendingDelays().some((d) => d > 60_000), { what: 'long backoff scheduled' });
+  clock.advance(cert.notAfterMs - clock.now() + 1);
+  assert.deepEqual(changes, ['issued', 'dropped'], 'the store hears of the expiry at once, not at the next retry');
+  manager.stop();
+  assert.deepEqual(clock.pendingDelays(), [], 'stop clears every timer');
 });
 
 test('identities that leave are dropped with their timers', async () => {

@@ -584,7 +584,7 @@ describe('outbound proxy', () => {
       response_code: '200',
       request_protocol: 'http',
       grpc_response_status: '',
-      connection_security_policy: 'none',
+      connection_security_policy: 'unknown',
     };
     assert.equal(await metricValue('weft_requests_total', labels), n);
     assert.equal(await metricValue('weft_request_duration_seconds_count', labels), n);

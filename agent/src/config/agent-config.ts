@@ -3,6 +3,10 @@
 // names the flag and the variable.
 import { isIPv4 } from 'node:net';
 import { ConfigError, optionValue, parseFlags, type OptionSpec } from './command-flags.js';
+import { parseDurationSeconds } from './duration.js';
+
+/** The CA refuses lifetimes under a minute; so does the agent, before asking. */
+const MIN_CERT_TTL_SECONDS = 60;
 
 export interface AgentConfig {
   nodeName: string;
@@ -18,6 +22,25 @@ export interface AgentConfig {
   outboundPort: number;
   adminPort: number;
   logLevel: string;
+  /** Where the agent gets workload certificates; undefined runs without identity (cross-node mesh traffic is then refused). */
+  ca?: AgentCaConfig;
+  /** SPIFFE trust domain of the mesh identities. */
+  trustDomain: string;
+  /** HBONE tunnel port: this node accepts on it, peers' agents connect to it. */
+  hbonePort: number;
+}
+
+export interface AgentCaConfig {
+  /** host:port of `weft ca`. */
+  address: string;
+  /** Name to check in the CA's serving certificate when the address is not in it (e.g. an IP). */
+  serverName?: string;
+  /** The projected service-account token (audience weft-ca); read again for every request because the kubelet rotates it. */
+  tokenFile: string;
+  /** Namespace of the `weft-trust-bundle` ConfigMap. */
+  namespace: string;
+  /** Lifetime asked for each workload certificate (the CA may cap it). */
+  certTtlSeconds: number;
 }
 
 
@@ -31,7 +54,14 @@ export const AGENT_OPTIONS = {
   outboundPort: { flag: '--outbound-port', env: 'WEFT_OUTBOUND_PORT', description: 'outbound capture port', default: '15001' },
   adminPort: { flag: '--admin-port', env: 'WEFT_ADMIN_PORT', description: 'admin port (/metrics, /healthz, /readyz)', default: '15020' },
   logLevel: { flag: '--log-level', env: 'WEFT_LOG_LEVEL', description: 'pino log level', default: 'info' },
-} satisfies Record<keyof AgentConfig, OptionSpec>;
+  trustDomain: { flag: '--trust-domain', env: 'WEFT_TRUST_DOMAIN', description: 'SPIFFE trust domain', default: 'cluster.local' },
+  hbonePort: { flag: '--hbone-port', env: 'WEFT_HBONE_PORT', description: 'HBONE (mTLS tunnel) port on every node', default: '15008' },
+  caAddress: { flag: '--ca-address', env: 'WEFT_CA_ADDRESS', description: 'host:port of weft ca; without it no certificates are issued and cross-node mesh traffic is refused' },
+  caServerName: { flag: '--ca-server-name', env: 'WEFT_CA_SERVER_NAME', description: 'name checked in the CA serving certificate (default: the host of --ca-address)' },
+  caTokenFile: { flag: '--ca-token-file', env: 'WEFT_CA_TOKEN_FILE', description: 'service-account token (audience weft-ca) sent to the CA', default: '/var/run/secrets/weft/ca-token/token' },
+  caNamespace: { flag: '--ca-namespace', env: 'WEFT_CA_NAMESPACE', description: 'namespace of the weft-trust-bundle ConfigMap', default: 'weft-system' },
+  certTtl: { flag: '--cert-ttl', env: 'WEFT_CERT_TTL', description: 'workload certificate lifetime to ask for (e.g. 24h, 60s)', default: '24h' },
+} satisfies Record<Exclude<keyof AgentConfig, 'ca'> | 'caAddress' | 'caServerName' | 'caTokenFile' | 'caNamespace' | 'certTtl', OptionSpec>;
 
 type Key = keyof typeof AGENT_OPTIONS;
 
@@ -69,6 +99,10 @@ export function loadAgentConfig(
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace'].includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of fatal, error, warn, info, debug, trace; got "${logLevel}"`);
   }
+  const trustDomain = required('trustDomain');
+  if (!/^[a-z0-9._-]+$/.test(trustDomain) || trustDomain.length > 255) {
+    throw new ConfigError(`--trust-domain (or WEFT_TRUST_DOMAIN) must be a SPIFFE trust domain (lowercase letters, digits, '.', '-', '_'), got "${trustDomain}"`);
+  }
   return {
     nodeName,
     nodeIp,
@@ -79,5 +113,29 @@ export function loadAgentConfig(
     outboundPort: port('outboundPort', required('outboundPort')),
     adminPort: port('adminPort', required('adminPort')),
     logLevel,
+    ca: caConfig(get, required),
+    trustDomain,
+    hbonePort: port('hbonePort', required('hbonePort')),
+  };
+}
+
+function caConfig(get: (key: Key) => string | undefined, required: (key: Key) => string): AgentCaConfig | undefined {
+  const address = get('caAddress');
+  if (address === undefined) return undefined;
+  const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d+)$/.exec(address);
+  if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) {
+    throw new ConfigError(`--ca-address (or WEFT_CA_ADDRESS) must be host:port, got "${address}"`);
+  }
+  const ttlText = required('certTtl');
+  const certTtlSeconds = parseDurationSeconds(ttlText);
+  if (certTtlSeconds === undefined || certTtlSeconds < MIN_CERT_TTL_SECONDS) {
+    throw new ConfigError(`--cert-ttl (or WEFT_CERT_TTL) must be a duration of at least ${MIN_CERT_TTL_SECONDS}s like 24h or 60s; got "${ttlText}"`);
+  }
+  return {
+    address,
+    serverName: get('caServerName'),
+    tokenFile: required('caTokenFile'),
+    namespace: required('caNamespace'),
+    certTtlSeconds,
   };
 }

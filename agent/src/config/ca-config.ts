@@ -3,6 +3,7 @@
 // flag). This file and agent-config.ts are the only readers of process.env.
 import { isIP } from 'node:net';
 import { ConfigError, optionValue, parseFlags, type OptionSpec } from './command-flags.js';
+import { parseDurationSeconds } from './duration.js';
 
 export interface CaConfig {
   /** Namespace of the `weft-ca` Secret and `weft-trust-bundle` ConfigMap (the CA's own). */
@@ -50,17 +51,6 @@ type Key = keyof typeof CA_OPTIONS;
 
 /** The shortest lifetime the flags accept: tests rotate at a minute. */
 const MIN_TTL_SECONDS = 60;
-
-/** Go-style durations ("24h", "1h30m", "90s") or plain seconds ("3600"). */
-export function parseDurationSeconds(text: string): number | undefined {
-  if (/^\d+$/.test(text)) return Number(text);
-  if (!/^(\d+[hms])+$/.test(text)) return undefined;
-  let seconds = 0;
-  for (const [, amount, unit] of text.matchAll(/(\d+)([hms])/g)) {
-    seconds += Number(amount) * (unit === 'h' ? 3600 : unit === 'm' ? 60 : 1);
-  }
-  return seconds;
-}
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 

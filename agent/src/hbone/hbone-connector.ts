@@ -43,6 +43,8 @@ export interface HboneConnectorOptions {
   maxStreamsPerSession?: number;
   /** A session with no stream for this long is closed. */
   sessionIdleTimeoutMs?: number;
+  /** Called when a session fails before it was up (handshake or identity refused); reason is a short code. */
+  onHandshakeFailure?: (reason: string) => void;
 }
 
 export const HBONE_CONNECTOR_DEFAULTS = {
@@ -81,6 +83,7 @@ export class HboneConnector {
   private readonly sessionIdleTimeoutMs: number;
   private readonly pools = new Map<string, TunnelSession[]>();
   private readonly unsubscribe: () => void;
+  private readonly onHandshakeFailure: ((reason: string) => void) | undefined;
   private sessionsOpened = 0;
 
   constructor(options: HboneConnectorOptions) {
@@ -96,6 +99,7 @@ export class HboneConnector {
       'sessionIdleTimeoutMs',
       options.sessionIdleTimeoutMs ?? HBONE_CONNECTOR_DEFAULTS.sessionIdleTimeoutMs,
     );
+    this.onHandshakeFailure = options.onHandshakeFailure;
     this.unsubscribe = this.credentials.onChange(this.onCredentialsChanged);
   }
 
@@ -115,7 +119,7 @@ export class HboneConnector {
     if (context === undefined) {
       this.log.warn(
         { code: ProxyErrorCode.NO_IDENTITY, source: request.sourceIdentity, destination: request.destinationIdentity },
-        'no certificate for the source workload; cross-node connection refused',
+        'no certificate for the source workload; mesh connection refused',
       );
       callback(
         new ProxyError(
@@ -211,6 +215,7 @@ export class HboneConnector {
       tunnel.failure = err;
       this.retire(tunnel);
       const code = tunnel.connected ? ProxyErrorCode.UPSTREAM_RESET : classifySessionFailure(err);
+      if (!tunnel.connected) this.onHandshakeFailure?.((err as { code?: string }).code ?? code);
       this.log.warn({ code, peer, source: tunnel.sourceIdentity, destination: expected, err }, 'HBONE session failed');
     });
     session.once('goaway', () => this.retire(tunnel));

@@ -49,10 +49,23 @@ export interface HboneInboundServerOptions {
   connectTimeoutMs?: number;
   /** Add `x-weft-peer-identity` to HTTP/1.x requests (default true). */
   injectPeerIdentityHeader?: boolean;
-  /** Called for each tunnelled connection delivered to a pod. */
-  onTunnel?: (event: InboundTunnelEvent) => void;
-  /** Called when a peer is refused after the TLS handshake (reason for metrics and tests). */
-  onPeerRejected?: (reason: string) => void;
+  /**
+   * Called for each tunnelled connection delivered to a pod; the function it may return is
+   * called once when that connection ends, with the bytes each way (metrics).
+   */
+  onTunnel?: (event: InboundTunnelEvent) => ((bytes: TunnelBytes) => void) | void;
+  /**
+   * Called when a peer is refused, in or right after the TLS handshake: `reason` is a short code
+   * from a fixed set (a metric label), `detail` says what exactly (logs, tests).
+   */
+  onPeerRejected?: (reason: string, detail: string) => void;
+}
+
+export interface TunnelBytes {
+  /** Bytes from the calling workload, written to the pod. */
+  fromPeer: number;
+  /** Bytes from the pod, sent back to the calling workload. */
+  toPeer: number;
 }
 
 interface PeerSession {
@@ -177,7 +190,7 @@ export class HboneInboundServer {
 
   private readonly onTlsClientError = (err: Error & { code?: string }, socket: tls.TLSSocket): void => {
     this.log.info({ err, peer: socket.remoteAddress }, 'HBONE TLS handshake failed');
-    this.options.onPeerRejected?.(err.code ?? err.message);
+    this.options.onPeerRejected?.(err.code ?? 'tls_error', err.message);
   };
 
   private readonly onCredentialsChanged = (): void => {
@@ -194,15 +207,16 @@ export class HboneInboundServer {
     const peer = peerSpiffeIdOfCertificate(socket.getPeerX509Certificate());
     const serverName = typeof socket.servername === 'string' ? socket.servername : '';
     const destinationIdentity = identityFromSni(serverName, trustDomain);
-    let refusal: string | undefined;
-    if (!peer.ok) refusal = peer.reason;
+    let refusal: { reason: string; detail: string } | undefined;
+    if (!peer.ok) refusal = { reason: 'peer_identity_invalid', detail: peer.reason };
     else if (peer.identity.trustDomain !== trustDomain) {
-      refusal = `the peer identity ${peer.spiffeId} is not in the trust domain ${trustDomain}`;
-    } else if (destinationIdentity === undefined) refusal = `SNI "${serverName}" names no workload identity`;
-    else if (socket.alpnProtocol !== 'h2') refusal = 'the peer did not negotiate h2 (ALPN)';
+      refusal = { reason: 'foreign_trust_domain', detail: `the peer identity ${peer.spiffeId} is not in the trust domain ${trustDomain}` };
+    } else if (destinationIdentity === undefined) refusal = { reason: 'sni_not_workload', detail: `SNI "${serverName}" names no workload identity` };
+    else if (socket.alpnProtocol !== 'h2') refusal = { reason: 'no_h2', detail: 'the peer did not negotiate h2 (ALPN)' };
     if (refusal !== undefined || !peer.ok || destinationIdentity === undefined) {
-      this.log.warn({ peer: socket.remoteAddress, reason: refusal }, 'HBONE peer refused after the handshake');
-      this.options.onPeerRejected?.(refusal ?? 'unknown');
+      refusal ??= { reason: 'internal', detail: 'unknown' };
+      this.log.warn({ peer: socket.remoteAddress, reason: refusal.detail }, 'HBONE peer refused after the handshake');
+      this.options.onPeerRejected?.(refusal.reason, refusal.detail);
       socket.destroy();
       return;
     }
@@ -271,14 +285,14 @@ export class HboneInboundServer {
       respondError(stream, ProxyErrorCode.INBOUND_TARGET_FORBIDDEN);
       return;
     }
-    new InboundTunnel(stream, authority.ip, authority.port, peer, this.connectTimeoutMs, this.options.injectPeerIdentityHeader ?? true);
-    this.options.onTunnel?.({
+    const onEnd = this.options.onTunnel?.({
       sourceIdentity: peer.sourceIdentity,
       destinationIdentity: peer.destinationIdentity,
       targetIp: authority.ip,
       targetPort: authority.port,
       securityPolicy: 'mutual_tls',
     });
+    new InboundTunnel(stream, authority.ip, authority.port, peer, this.connectTimeoutMs, this.options.injectPeerIdentityHeader ?? true, onEnd ?? undefined);
   };
 }
 
@@ -296,8 +310,12 @@ class InboundTunnel {
     private readonly peer: PeerSession,
     timeoutMs: number,
     private readonly injectHeader: boolean,
+    onEnd: ((bytes: TunnelBytes) => void) | undefined,
   ) {
     this.socket = net.connect({ host: ip, port, noDelay: true, allowHalfOpen: true });
+    if (onEnd !== undefined) {
+      this.socket.once('close', () => onEnd({ fromPeer: this.socket.bytesWritten, toPeer: this.socket.bytesRead }));
+    }
     this.socket.once('connect', this.onConnect);
     this.socket.on('error', this.onSocketError);
     this.timer = setTimeout(this.onTimeout, timeoutMs);

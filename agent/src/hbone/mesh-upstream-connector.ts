@@ -1,8 +1,10 @@
 // The proxy's UpstreamConnector in a mesh: it decides, per upstream connection, how to reach the
-// endpoint. Mesh pods (enrolled) on another node go through the HBONE tunnel to that node with
-// the source workload's identity; pods on this node, pods outside the mesh and addresses that
-// are no known pod go over plain TCP. Cross-node mesh traffic without a source identity is
-// refused (ERR_PROXY_NO_IDENTITY), never sent in plaintext.
+// endpoint. Mesh pods (enrolled) go through the HBONE tunnel to their node with the source
+// workload's identity - pods on this node too, through this node's own HBONE server, so they get
+// exactly the same identity checks, identity header and destination metrics without the traffic
+// leaving the node. Pods outside the mesh and addresses that are no known pod go over plain TCP.
+// Mesh traffic without a source identity (no certificate, or no CA configured) is refused
+// (ERR_PROXY_NO_IDENTITY), never sent in plaintext.
 import type { Logger } from 'pino';
 import { formatWorkloadSpiffeId } from '../identity/spiffe-id.js';
 import { ProxyErrorCode } from '../proxy/error-codes.js';
@@ -10,21 +12,15 @@ import { ProxyError } from '../proxy/proxy-error.js';
 import type { SourceWorkload } from '../proxy/source-workload.js';
 import type { UpstreamConnectCallback, UpstreamConnector } from '../proxy/upstream-connector.js';
 import type { UpstreamTarget } from '../proxy/upstream-target.js';
-import type { MeshSnapshot, PodInfo } from '../state/mesh-snapshot.js';
 import type { HboneConnector } from './hbone-connector.js';
 import type { SpiffeId } from './workload-credentials.js';
 
 export interface MeshUpstreamConnectorOptions {
   /** Same-node and non-mesh destinations. */
   plain: UpstreamConnector;
-  hbone: HboneConnector;
+  /** Undefined when the agent has no CA: every mesh destination is then refused. */
+  hbone: HboneConnector | undefined;
   trustDomain: string;
-  currentSnapshot: () => MeshSnapshot;
-  /**
-   * The IP of the node a pod runs on (its status.hostIP). The snapshot's PodInfo does not carry
-   * it yet, so the agent passes a lookup; undefined means unknown (the connection is refused).
-   */
-  nodeIpOf: (pod: PodInfo) => string | undefined;
   log: Logger;
 }
 
@@ -41,15 +37,24 @@ export class MeshUpstreamConnector implements UpstreamConnector {
 
   connect(target: UpstreamTarget, source: SourceWorkload | null, callback: UpstreamConnectCallback): void {
     const pod = target.pod;
-    if (pod === undefined || !pod.enrolled || pod.nodeName === this.options.currentSnapshot().nodeName) {
+    if (pod === undefined || !pod.enrolled) {
       this.options.plain.connect(target, source, callback);
       return;
     }
     const destinationIdentity = this.identityOf(pod.namespace, pod.serviceAccount);
+    const hbone = this.options.hbone;
+    if (hbone === undefined) {
+      this.log.warn(
+        { code: ProxyErrorCode.NO_IDENTITY, upstream: target.key, destination: destinationIdentity },
+        'this agent runs without a CA (--ca-address), so it has no workload identities; mesh connection refused',
+      );
+      callback(new ProxyError(ProxyErrorCode.NO_IDENTITY, `the agent has no CA, so no identity to reach ${destinationIdentity} with`), null);
+      return;
+    }
     if (source === null) {
       this.log.warn(
         { code: ProxyErrorCode.NO_IDENTITY, upstream: target.key, destination: destinationIdentity },
-        'the source of a cross-node mesh connection is not a known pod; refused',
+        'the source of a mesh connection is not a known pod; refused',
       );
       callback(
         new ProxyError(ProxyErrorCode.NO_IDENTITY, `the source of a connection to ${target.key} has no known identity`),
@@ -57,8 +62,8 @@ export class MeshUpstreamConnector implements UpstreamConnector {
       );
       return;
     }
-    const nodeIp = this.options.nodeIpOf(pod);
-    if (nodeIp === undefined) {
+    const nodeIp = pod.hostIp;
+    if (nodeIp === '') {
       this.log.warn(
         { code: ProxyErrorCode.TUNNEL_FAILED, upstream: target.key, node: pod.nodeName },
         'the address of the destination node is unknown; refused',
@@ -66,7 +71,7 @@ export class MeshUpstreamConnector implements UpstreamConnector {
       callback(new ProxyError(ProxyErrorCode.TUNNEL_FAILED, `the address of node ${pod.nodeName} is unknown`), null);
       return;
     }
-    this.options.hbone.open(
+    hbone.open(
       {
         sourceIdentity: this.identityOf(source.namespace, source.serviceAccount),
         nodeIp,

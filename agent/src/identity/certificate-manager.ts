@@ -57,6 +57,8 @@ export interface CertificateManagerOptions {
 interface Slot {
   certificate?: WorkloadCertificate;
   timer?: unknown;
+  /** Fires when the certificate expires, so it stops being used even between retries. */
+  expiryTimer?: unknown;
   inFlight: boolean;
   backoffMs: number;
 }
@@ -89,7 +91,7 @@ export class CertificateManager {
     const wanted = new Set(spiffeIds);
     for (const [id, slot] of this.slots) {
       if (wanted.has(id)) continue;
-      if (slot.timer !== undefined) this.scheduler.clearTimeout(slot.timer);
+      this.clearTimers(slot);
       this.slots.delete(id);
       this.options.onChange?.(id, undefined);
     }
@@ -106,8 +108,13 @@ export class CertificateManager {
   }
 
   stop(): void {
-    for (const slot of this.slots.values()) if (slot.timer !== undefined) this.scheduler.clearTimeout(slot.timer);
+    for (const slot of this.slots.values()) this.clearTimers(slot);
     this.slots.clear();
+  }
+
+  private clearTimers(slot: Slot): void {
+    if (slot.timer !== undefined) this.scheduler.clearTimeout(slot.timer);
+    if (slot.expiryTimer !== undefined) this.scheduler.clearTimeout(slot.expiryTimer);
   }
 
   private schedule(id: string, slot: Slot, delayMs: number): void {
@@ -139,6 +146,11 @@ export class CertificateManager {
       };
       slot.certificate = certificate;
       slot.backoffMs = this.initialBackoffMs;
+      if (slot.expiryTimer !== undefined) this.scheduler.clearTimeout(slot.expiryTimer);
+      slot.expiryTimer = this.scheduler.setTimeout(() => {
+        slot.expiryTimer = undefined;
+        this.dropIfExpired(id, slot);
+      }, certificate.notAfterMs - this.scheduler.now() + 1);
       this.options.onRequest?.('ok');
       this.options.onChange?.(id, certificate);
       // Renew at half the lifetime, +-10%, counted from now (the CA may have capped it).

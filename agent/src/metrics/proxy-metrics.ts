@@ -67,6 +67,7 @@ const TCP_LABELS = [
   'reporter',
   'source_workload',
   'source_namespace',
+  'source_principal',
   'destination_service',
   'destination_workload',
   'destination_namespace',
@@ -79,8 +80,23 @@ type TcpLabelName = (typeof TCP_LABELS)[number];
 export interface ProxyMetricsOptions {
   /** Istio's `reporter`: 'source' for the outbound proxy, 'destination' for the inbound one. */
   reporter: 'source' | 'destination';
-  /** 'none' until mTLS between nodes exists. */
+  /**
+   * Istio's `connection_security_policy`: 'mutual_tls' where the proxy verified the peer (the
+   * HBONE inbound side), 'unknown' where the proxy cannot vouch for every connection (the
+   * outbound side carries plaintext to pods outside the mesh too).
+   */
   connectionSecurityPolicy?: string;
+}
+
+interface Instruments {
+  readonly requests: Counter<RequestLabelName>;
+  readonly requestDuration: Histogram<RequestLabelName>;
+  readonly tcpOpened: Counter<TcpLabelName>;
+  readonly tcpClosed: Counter<TcpLabelName>;
+  readonly tcpSent: Counter<TcpLabelName>;
+  readonly tcpReceived: Counter<TcpLabelName>;
+  readonly rejectedConnections: Counter<'reporter' | 'reason'>;
+  readonly collectHooks: Array<() => void>;
 }
 
 interface RequestChildren {
@@ -147,59 +163,25 @@ export class ProxyMetrics {
   private readonly reporter: string;
   private readonly securityPolicy: string;
   private readonly pairs = new WeakMap<SourceLabels, WeakMap<DestinationLabels, TrafficMetrics>>();
-  private readonly collectHooks: Array<() => void> = [];
+  /** @internal shared with the ProxyMetrics of another reporter */
+  readonly collectHooks: Array<() => void>;
 
-  constructor(registry: Registry, options: ProxyMetricsOptions) {
+  /**
+   * Registers the metrics in `registry`, or, given another ProxyMetrics, reports into the same
+   * metrics under another reporter (one node serves both sides: outbound and HBONE inbound).
+   */
+  constructor(target: Registry | ProxyMetrics, options: ProxyMetricsOptions) {
     this.reporter = options.reporter;
-    this.securityPolicy = options.connectionSecurityPolicy ?? 'none';
-    const runCollectHooks = this.runCollectHooks.bind(this);
-    this.requests = new Counter({
-      name: 'weft_requests_total',
-      help: 'HTTP requests proxied, by source and destination workload and response code',
-      labelNames: REQUEST_LABELS,
-      registers: [registry],
-    });
-    this.requestDuration = new Histogram({
-      name: 'weft_request_duration_seconds',
-      help: 'Time from the start of an HTTP request to the end of its response, as seen by the proxy',
-      labelNames: REQUEST_LABELS,
-      buckets: [...REQUEST_DURATION_BUCKETS_SECONDS],
-      registers: [registry],
-    });
-    this.tcpOpened = new Counter({
-      name: 'weft_tcp_connections_opened_total',
-      help: 'Client connections accepted and proxied (HTTP and opaque TCP alike)',
-      labelNames: TCP_LABELS,
-      registers: [registry],
-    });
-    this.tcpClosed = new Counter({
-      name: 'weft_tcp_connections_closed_total',
-      help: 'Proxied client connections that have closed',
-      labelNames: TCP_LABELS,
-      registers: [registry],
-    });
-    // Byte counters of open connections are brought up to date at scrape time by the hooks,
-    // so long-lived connections show progress without per-chunk work on the data path.
-    this.tcpSent = new Counter({
-      name: 'weft_tcp_sent_bytes_total',
-      help: 'Bytes the proxy wrote to its clients (the response direction)',
-      labelNames: TCP_LABELS,
-      registers: [registry],
-      collect: runCollectHooks,
-    });
-    this.tcpReceived = new Counter({
-      name: 'weft_tcp_received_bytes_total',
-      help: 'Bytes the proxy read from its clients (the request direction)',
-      labelNames: TCP_LABELS,
-      registers: [registry],
-      collect: runCollectHooks,
-    });
-    this.rejectedConnections = new Counter({
-      name: 'weft_proxy_rejected_connections_total',
-      help: 'Connections closed before anything was proxied, by error code (see docs/errors.md)',
-      labelNames: ['reporter', 'reason'],
-      registers: [registry],
-    });
+    this.securityPolicy = options.connectionSecurityPolicy ?? UNKNOWN_LABEL;
+    const instruments = target instanceof ProxyMetrics ? target : registerInstruments(target);
+    this.requests = instruments.requests;
+    this.requestDuration = instruments.requestDuration;
+    this.tcpOpened = instruments.tcpOpened;
+    this.tcpClosed = instruments.tcpClosed;
+    this.tcpSent = instruments.tcpSent;
+    this.tcpReceived = instruments.tcpReceived;
+    this.rejectedConnections = instruments.rejectedConnections;
+    this.collectHooks = instruments.collectHooks;
   }
 
   /** The cached metric children for a (source, destination) pair of label objects. */
@@ -237,6 +219,7 @@ export class ProxyMetrics {
       reporter: this.reporter,
       source_workload: source.workload,
       source_namespace: source.namespace,
+      source_principal: source.principal,
       destination_service: destination.service,
       destination_workload: destination.workload,
       destination_namespace: destination.namespace,
@@ -262,7 +245,60 @@ export class ProxyMetrics {
     return { requests: this.requests.labels(labels), duration: this.requestDuration.labels(labels) };
   }
 
-  private runCollectHooks(): void {
-    for (const hook of this.collectHooks) hook();
-  }
 }
+
+function registerInstruments(registry: Registry): Instruments {
+  const collectHooks: Array<() => void> = [];
+  const runCollectHooks = () => {
+  for (const hook of collectHooks) hook();
+  };
+  const requests = new Counter({
+    name: 'weft_requests_total',
+    help: 'HTTP requests proxied, by source and destination workload and response code',
+    labelNames: REQUEST_LABELS,
+    registers: [registry],
+  });
+  const requestDuration = new Histogram({
+    name: 'weft_request_duration_seconds',
+    help: 'Time from the start of an HTTP request to the end of its response, as seen by the proxy',
+    labelNames: REQUEST_LABELS,
+    buckets: [...REQUEST_DURATION_BUCKETS_SECONDS],
+    registers: [registry],
+  });
+  const tcpOpened = new Counter({
+    name: 'weft_tcp_connections_opened_total',
+    help: 'Client connections accepted and proxied (HTTP and opaque TCP alike)',
+    labelNames: TCP_LABELS,
+    registers: [registry],
+  });
+  const tcpClosed = new Counter({
+    name: 'weft_tcp_connections_closed_total',
+    help: 'Proxied client connections that have closed',
+    labelNames: TCP_LABELS,
+    registers: [registry],
+  });
+  // Byte counters of open connections are brought up to date at scrape time by the hooks,
+  // so long-lived connections show progress without per-chunk work on the data path.
+  const tcpSent = new Counter({
+    name: 'weft_tcp_sent_bytes_total',
+    help: 'Bytes the proxy wrote to its clients (the response direction)',
+    labelNames: TCP_LABELS,
+    registers: [registry],
+    collect: runCollectHooks,
+  });
+  const tcpReceived = new Counter({
+    name: 'weft_tcp_received_bytes_total',
+    help: 'Bytes the proxy read from its clients (the request direction)',
+    labelNames: TCP_LABELS,
+    registers: [registry],
+    collect: runCollectHooks,
+  });
+  const rejectedConnections = new Counter({
+    name: 'weft_proxy_rejected_connections_total',
+    help: 'Connections closed before anything was proxied, by error code (see docs/errors.md)',
+    labelNames: ['reporter', 'reason'],
+    registers: [registry],
+  });
+  return { requests, requestDuration, tcpOpened, tcpClosed, tcpSent, tcpReceived, rejectedConnections, collectHooks };
+}
+

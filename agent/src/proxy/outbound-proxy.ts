@@ -45,6 +45,8 @@ export interface OutboundProxyOptions {
   maxConnectionsPerEndpoint?: number;
   /** How endpoints are reached; plain TCP by default (the agent passes hbone/MeshUpstreamConnector). */
   connector?: UpstreamConnector;
+  /** The mesh's SPIFFE trust domain: enrolled sources are labelled with their identity (source_principal). */
+  trustDomain?: string;
 }
 
 export const OUTBOUND_PROXY_DEFAULTS = {
@@ -88,7 +90,7 @@ export class OutboundProxy {
       new PlainTcpConnector({
         connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs ?? OUTBOUND_PROXY_DEFAULTS.connectTimeoutMs),
       });
-    this.routes = new RouteTable(this.currentSnapshot);
+    this.routes = new RouteTable(this.currentSnapshot, options.trustDomain);
     this.pools = new UpstreamPools({
       connector: this.connector,
       maxConnectionsPerEndpoint: positive(

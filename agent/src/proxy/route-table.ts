@@ -17,6 +17,7 @@ import {
   type DestinationLabels,
   type SourceLabels,
 } from '../metrics/proxy-metrics.js';
+import { formatWorkloadSpiffeId } from '../identity/spiffe-id.js';
 import { Ipv4CidrSet } from './ipv4-cidr-set.js';
 import type { SourceWorkload } from './source-workload.js';
 import type { UpstreamTarget } from './upstream-target.js';
@@ -61,14 +62,23 @@ export class RouteTable {
   private readonly services = new WeakMap<MeshService, ServiceCache>();
   private readonly podCidrSets = new WeakMap<readonly string[], Ipv4CidrSet>();
 
-  constructor(private readonly currentSnapshot: () => MeshSnapshot) {}
+  constructor(
+    private readonly currentSnapshot: () => MeshSnapshot,
+    /** Without one (no identities), source_principal stays unknown. */
+    private readonly trustDomain?: string,
+  ) {}
 
   sourceLabels(snapshot: MeshSnapshot, peerIp: string): SourceLabels {
     const pod = snapshot.podsByIp.get(peerIp);
     if (pod === undefined) return UNKNOWN_SOURCE;
     let labels = this.sources.get(pod);
     if (labels === undefined) {
-      labels = Object.freeze({ workload: pod.workload, namespace: pod.namespace, principal: UNKNOWN_LABEL });
+      // The identity the mesh speaks for an enrolled source; others have none.
+      const principal =
+        pod.enrolled && this.trustDomain !== undefined
+          ? formatWorkloadSpiffeId({ trustDomain: this.trustDomain, namespace: pod.namespace, serviceAccount: pod.serviceAccount })
+          : UNKNOWN_LABEL;
+      labels = Object.freeze({ workload: pod.workload, namespace: pod.namespace, principal });
       this.sources.set(pod, labels);
     }
     return labels;

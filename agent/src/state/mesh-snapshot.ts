@@ -75,6 +75,8 @@ export interface LocalPodRef {
   uid: string;
   namespace: string;
   name: string;
+  /** Its identity: the agent holds a certificate for every enrolled local pod's service account. */
+  serviceAccount: string;
   /** Its namespace is in strict mTLS mode (weft.io/mtls=strict). */
   strict: boolean;
 }

@@ -35,9 +35,14 @@ function podInfo(pod: Pod, enrolled: ReadonlySet<string>): PodInfo | undefined {
     nodeName: pod.spec?.nodeName ?? '',
     hostIp: pod.status?.hostIP ?? '',
     workload: workloadName(pod),
-    serviceAccount: pod.spec?.serviceAccountName ?? 'default',
+    serviceAccount: podServiceAccount(pod),
     enrolled: isPodEnrolled(pod, enrolled),
   };
+}
+
+/** The pod's service account; Kubernetes fills in `default` when the spec names none. */
+function podServiceAccount(pod: Pod): string {
+  return pod.spec?.serviceAccountName || 'default';
 }
 
 function servicePorts(service: Service): ServicePort[] {
@@ -131,6 +136,7 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
         uid: pod.metadata!.uid!,
         namespace: pod.metadata!.namespace ?? '',
         name: pod.metadata!.name ?? '',
+        serviceAccount: podServiceAccount(pod),
         strict: strict.has(pod.metadata!.namespace ?? ''),
       })),
   });

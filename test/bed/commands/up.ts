@@ -14,6 +14,7 @@ import { bedPrefix, bedCgroupRoot } from '../bed-naming.js';
 import { listNetns } from '../netns-ops.js';
 import { teardownBed } from '../teardown.js';
 import { MAX_NODES } from '../node-plan.js';
+import { DEFAULT_CERT_TTL, parseCertTtl } from '../cert-ttl.js';
 import { waitFor } from '../../support/wait-for.js';
 import type { BedContext } from './bed-context.js';
 
@@ -40,6 +41,10 @@ export async function upCommand(ctx: BedContext, parsed: ParsedCommandLine): Pro
   const kubeconfigFlag = stringFlag(parsed, 'kubeconfig');
   const kubeconfig = kubeconfigFlag === undefined ? null : resolve(kubeconfigFlag);
   if (kubeconfig && !existsSync(kubeconfig)) throw new UsageError(`--kubeconfig ${kubeconfig}: no such file`);
+  const noCa = booleanFlag(parsed, 'no-ca');
+  const certTtlFlag = stringFlag(parsed, 'cert-ttl');
+  if (noCa && certTtlFlag !== undefined) throw new UsageError('--cert-ttl has no effect with --no-ca');
+  const certTtl = parseCertTtl(certTtlFlag ?? DEFAULT_CERT_TTL);
 
   const existing = await readBedRecord(ctx.paths.bedJson);
   if (existing && (await isOurProcess(existing.daemonPid, ['daemon-main.js', ctx.stateDir]))) {
@@ -56,6 +61,8 @@ export async function upCommand(ctx: BedContext, parsed: ParsedCommandLine): Pro
   if (kubeconfig) args.push('--kubeconfig', kubeconfig);
   if (booleanFlag(parsed, 'no-controllers')) args.push('--no-controllers');
   if (booleanFlag(parsed, 'no-agent')) args.push('--no-agent');
+  if (noCa) args.push('--no-ca');
+  else args.push('--cert-ttl', certTtl.text);
   const logFd = openSync(ctx.paths.daemonLog, 'a');
   const daemon = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
@@ -73,6 +80,7 @@ export async function upCommand(ctx: BedContext, parsed: ParsedCommandLine): Pro
     daemon.unref();
     const nodes = record.nodes.map((n) => `${n.name} ${n.ip} ${n.zone}`).join(', ');
     process.stdout.write(`bed is up with state ${ctx.stateDir}: ${nodes}; API server ${record.apiServerUrl}\n`);
+    if (record.ca) process.stdout.write(`ca: ${record.ca.address} (pid ${record.ca.pid}), certificate lifetime ${record.certTtl}\n`);
     process.stdout.write(`kubeconfig: ${ctx.paths.kubeconfig}\n`);
     return 0;
   } catch (err) {

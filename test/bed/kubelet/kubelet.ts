@@ -6,6 +6,7 @@ import type { NodeHelper } from '../node-helper-client.js';
 import { isNotFound } from '../kube-client.js';
 import { PodIpAllocator } from './pod-ip-allocator.js';
 import { PodWorker } from './pod-worker.js';
+import { RUN_BY_ANNOTATION } from '../mesh-system.js';
 
 const DEFAULT_GRACE_PERIOD_SECONDS = 30;
 const WATCH_RESTART_DELAY_MS = 1000;
@@ -61,6 +62,9 @@ export class BedKubelet {
   private onPod(node: NodePlan, pod: V1Pod): void {
     const uid = pod.metadata?.uid;
     if (!uid || pod.spec?.nodeName !== node.name) return;
+    // The weft-system agent and CA pods stand for processes a bed supervisor already runs on the
+    // node (agent-supervisor.ts, ca-supervisor.ts); running them here would start them twice.
+    if (pod.metadata?.annotations?.[RUN_BY_ANNOTATION]) return;
     const existing = this.workers.get(uid);
     if (pod.metadata?.deletionTimestamp) {
       const grace = pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS;
