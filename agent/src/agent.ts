@@ -124,7 +124,8 @@ export class Agent {
             trustDomain: config.trustDomain,
             ca: config.ca?.address ?? null,
             certificates: this.identities?.certificates() ?? [],
-            tunnels: this.hboneConnector?.stats() ?? null,
+            outboundTunnels: this.hboneConnector?.stats() ?? null,
+            inboundSessions: this.hboneServer?.openSessions() ?? [],
           }, null, 2));
         },
       },

@@ -71,7 +71,16 @@ export interface TunnelBytes {
 interface PeerSession {
   readonly sourceIdentity: SpiffeId;
   readonly destinationIdentity: SpiffeId;
+  /** Serial of the certificate the peer presented (debug: which issuance a session runs on). */
+  readonly peerCertificateSerial: string;
   readonly log: Logger;
+}
+
+/** One open HBONE session as the debug endpoint shows it. */
+export interface InboundSessionInfo {
+  sourceIdentity: SpiffeId;
+  destinationIdentity: SpiffeId;
+  peerCertificateSerial: string;
 }
 
 const MAX_STREAMS_PER_SESSION = 1000;
@@ -118,6 +127,16 @@ export class HboneInboundServer {
     this.h2.on('session', this.onSession);
     this.h2.on('stream', this.onStream);
     this.unsubscribe = credentials.onChange(this.onCredentialsChanged);
+  }
+
+  /** The sessions open now, with the certificate each peer presented. */
+  openSessions(): InboundSessionInfo[] {
+    return [...this.sessions].flatMap((session) => {
+      const peer = this.peers.get(session);
+      return peer === undefined
+        ? []
+        : [{ sourceIdentity: peer.sourceIdentity, destinationIdentity: peer.destinationIdentity, peerCertificateSerial: peer.peerCertificateSerial }];
+    });
   }
 
   get listening(): boolean {
@@ -224,6 +243,7 @@ export class HboneInboundServer {
     this.acceptingPeer = {
       sourceIdentity: peer.spiffeId,
       destinationIdentity,
+      peerCertificateSerial: socket.getPeerX509Certificate()?.serialNumber ?? '',
       log: this.log.child({ source: peer.spiffeId, destination: destinationIdentity }),
     };
     try {

@@ -19,6 +19,8 @@ export interface WorkloadCertificate {
   privateKeyPem: string;
   notBeforeMs: number;
   notAfterMs: number;
+  /** Hex, as X509Certificate gives it: tells one issuance from the next (logs, debug, tests). */
+  serialNumber: string;
 }
 
 /** Timers and the clock, injectable so tests control time exactly. */
@@ -143,6 +145,7 @@ export class CertificateManager {
         privateKeyPem,
         notBeforeMs: Date.parse(leaf.validFrom),
         notAfterMs: Date.parse(leaf.validTo),
+        serialNumber: leaf.serialNumber,
       };
       slot.certificate = certificate;
       slot.backoffMs = this.initialBackoffMs;
@@ -157,7 +160,7 @@ export class CertificateManager {
       const lifetimeMs = certificate.notAfterMs - this.scheduler.now();
       const jitter = 0.9 + 0.2 * this.scheduler.random();
       this.schedule(id, slot, (lifetimeMs / 2) * jitter);
-      this.options.log.info({ identity: id, notAfter: leaf.validTo }, 'workload certificate issued');
+      this.options.log.info({ identity: id, serial: leaf.serialNumber, notAfter: leaf.validTo }, 'workload certificate issued');
     } catch (err) {
       if (this.slots.get(id) !== slot) return;
       this.options.onRequest?.('error');

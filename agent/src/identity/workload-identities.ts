@@ -29,6 +29,8 @@ export class WorkloadIdentities {
   private store: WorkloadCredentialStore | undefined;
   private manager: CertificateManager | undefined;
   private stopped = false;
+  /** Set while start() waits for the first trust bundle; stop() calls it. */
+  private cancelBundleWait: (() => void) | undefined;
 
   constructor(private readonly options: WorkloadIdentitiesOptions) {
     this.signer = new CaSigner(options.ca);
@@ -54,12 +56,12 @@ export class WorkloadIdentities {
   }
 
   /** Identities with a valid certificate now, and when each expires (debug endpoint). */
-  certificates(): { identity: string; notAfter: string }[] {
+  certificates(): { identity: string; serialNumber: string; notAfter: string }[] {
     const manager = this.manager;
     if (manager === undefined) return [];
     return manager.identities().flatMap((identity) => {
       const certificate = manager.current(identity);
-      return certificate ? [{ identity, notAfter: new Date(certificate.notAfterMs).toISOString() }] : [];
+      return certificate ? [{ identity, serialNumber: certificate.serialNumber, notAfter: new Date(certificate.notAfterMs).toISOString() }] : [];
     });
   }
 
@@ -68,6 +70,8 @@ export class WorkloadIdentities {
     const { trustBundle, log } = this.options;
     await trustBundle.start();
     const bundlePem = await this.firstBundle();
+    // stop() may have come while the bundle was on its way: build nothing it would not close.
+    if (this.stopped) throw new Error('stopped while waiting for the trust bundle');
     this.store = new WorkloadCredentialStore(this.options.trustDomain, bundlePem);
     this.signer.setTrustBundle(bundlePem);
     this.manager = new CertificateManager({
@@ -91,6 +95,7 @@ export class WorkloadIdentities {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.cancelBundleWait?.();
     this.manager?.stop();
     this.signer.close();
     await this.options.trustBundle.stop();
@@ -103,15 +108,19 @@ export class WorkloadIdentities {
     log.warn({ configMap: `${trustBundle.namespace}/weft-trust-bundle` }, 'waiting for the trust bundle; mesh traffic is refused until it exists');
     return new Promise((resolve, reject) => {
       const reminder = setInterval(() => {
-        if (this.stopped) {
-          clearInterval(reminder);
-          reject(new Error('stopped while waiting for the trust bundle'));
-          return;
-        }
         log.warn({ configMap: `${trustBundle.namespace}/weft-trust-bundle` }, 'still waiting for the trust bundle (is weft ca running?)');
       }, BUNDLE_WAIT_LOG_MS);
-      trustBundle.onBundle((pem) => {
+      const settle = (): void => {
         clearInterval(reminder);
+        this.cancelBundleWait = undefined;
+      };
+      // stop() ends the wait at once: a reminder left behind would keep the process alive.
+      this.cancelBundleWait = () => {
+        settle();
+        reject(new Error('stopped while waiting for the trust bundle'));
+      };
+      trustBundle.onBundle((pem) => {
+        settle();
         resolve(pem);
       });
     });
