@@ -47,11 +47,18 @@ for node in node-1 node-2; do
   bed exec --node "$node" -- node dist/agent/src/cli/main.js stat --node-addr "$ip:15020"
 done
 
+echo "== workload identities: node-1's certificates (from weft ca, running on node-1)"
+bed exec --node node-1 -- curl -s http://127.0.0.1:15020/debug/identities; echo
+node2_ip=$(bed status | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).nodes.find(n=>n.name==="node-2").ip))')
+echo "== node-2's receiving side: tunnelled connections by verified source identity"
+bed exec --node node-2 -- curl -s "http://$node2_ip:15020/metrics" | grep '^weft_tcp_connections_opened_total{reporter="destination"' || true
+
 cat <<MSG
 
 The client's requests went through node-1's agent: its eBPF program sent each connect to the
-node proxy, which picked a backend on node-1 or node-2. node-2 shows no requests of its own
-because its pods only served (the server-side report arrives with mTLS).
+node proxy, which picked a backend on node-1 or node-2 and carried the request there in an mTLS
+tunnel (HTTP/2 CONNECT over TLS 1.3 to port 15008) with the client's SPIFFE certificate. The
+receiving agent checked the identity and counted the connection under reporter="destination".
 
 The bed is still running. Explore it:
   export KUBECONFIG=$kubeconfig
