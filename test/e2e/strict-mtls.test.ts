@@ -1,7 +1,7 @@
-// Strict mTLS on the bed: in a namespace labelled weft.io/mtls=strict, an enrolled pod accepts
-// connections only through the mesh (its node's proxy) and kubelet probes; a pod outside the
-// mesh is refused in the kernel and the refusal is counted. Permissive (the default) lets
-// plaintext from outside the mesh arrive.
+// Strict mTLS on a two-node bed: in a namespace labelled weft.io/mtls=strict, an enrolled pod
+// (on node-2) accepts connections only through the mesh (the mTLS tunnel its node's agent
+// delivers) and kubelet probes; pods outside the mesh, on either node, are refused in the kernel
+// and the refusals are counted. Permissive (the default) lets plaintext from outside arrive.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { uniqueName } from '../support/unique-name.js';
@@ -15,14 +15,15 @@ let serverIp: string;
 let serviceIp: string;
 
 before(async () => {
-  bed = await BedFixture.up('e2e-strict', 1);
+  bed = await BedFixture.up('e2e-strict', 2);
   await bed.kubectl(['create', 'namespace', strictNs]);
   await bed.kubectl(['label', 'namespace', strictNs, 'weft.io/mesh=enabled', 'weft.io/mtls=strict']);
   await bed.kubectl(['create', 'namespace', plainNs]);
-  await bed.runEcho('server', strictNs, 'node-1', 'http', 8080, 'app=server');
+  await bed.runEcho('server', strictNs, 'node-2', 'http', 8080, 'app=server');
   await bed.kubectl(['-n', strictNs, 'expose', 'pod', 'server', '--port', '80', '--target-port', '8080']);
   await bed.bedOk(['run', 'client', '-n', strictNs, '--node', 'node-1', '--labels', 'app=client', '--', 'sleep', 'infinity']);
   await bed.bedOk(['run', 'outsider', '-n', plainNs, '--node', 'node-1', '--', 'sleep', 'infinity']);
+  await bed.bedOk(['run', 'neighbour', '-n', plainNs, '--node', 'node-2', '--', 'sleep', 'infinity']);
   serverIp = (await bed.status()).pods.find((p) => p.name === 'server')!.ip;
   serviceIp = (await bed.kubectl(['-n', strictNs, 'get', 'service', 'server', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
   await waitFor(async () => {
@@ -35,20 +36,22 @@ after(async () => {
   await bed?.down();
 });
 
-test('a meshed client reaches the strict pod; a pod outside the mesh is dropped and counted', async () => {
+test('a meshed client on another node reaches the strict pod; pods outside the mesh on either node are dropped and counted', async () => {
   const meshed = await waitFor(async () => {
     const r = await bed.exec('client', strictNs, ['curl', '-sf', '-m', '10', `http://${serviceIp}/`]);
     return r.code === 0 && r;
-  }, { timeoutMs: 60_000, what: 'the meshed client served through the proxy' });
-  assert.equal((JSON.parse(meshed.stdout) as { pod: string }).pod, 'server');
+  }, { timeoutMs: 60_000, what: 'the meshed client served through the tunnel' });
+  const answer = JSON.parse(meshed.stdout) as { pod: string; headers: Record<string, string> };
+  assert.equal(answer.pod, 'server');
+  assert.equal(answer.headers['x-weft-peer-identity'], `spiffe://cluster.local/ns/${strictNs}/sa/default`, 'it came through the mTLS tunnel');
 
-  const deniedBefore = sumMetric(await bed.metrics('node-1'), 'weft_strict_denied_total');
-  for (const url of [`http://${serverIp}:8080/`, `http://${serviceIp}/`]) {
-    const outside = await bed.exec('outsider', plainNs, ['curl', '-s', '-m', '3', url]);
-    assert.equal(outside.code, 28, `${url} from outside the mesh times out (its SYN is dropped): exit ${outside.code}`);
+  const deniedBefore = sumMetric(await bed.metrics('node-2'), 'weft_strict_denied_total');
+  for (const [pod, url] of [['outsider', `http://${serverIp}:8080/`], ['outsider', `http://${serviceIp}/`], ['neighbour', `http://${serverIp}:8080/`]] as const) {
+    const outside = await bed.exec(pod, plainNs, ['curl', '-s', '-m', '3', url]);
+    assert.equal(outside.code, 28, `${url} from ${pod}, outside the mesh, times out (its SYN is dropped): exit ${outside.code}`);
   }
-  const deniedAfter = sumMetric(await bed.metrics('node-1'), 'weft_strict_denied_total');
-  assert.ok(deniedAfter > deniedBefore, `weft_strict_denied_total moved (${deniedBefore} -> ${deniedAfter})`);
+  const deniedAfter = sumMetric(await bed.metrics('node-2'), 'weft_strict_denied_total');
+  assert.ok(deniedAfter >= deniedBefore + 3, `weft_strict_denied_total counted each refused connection (${deniedBefore} -> ${deniedAfter})`);
 });
 
 test('permissive again once the label goes: plaintext from outside the mesh arrives', async () => {
