@@ -119,6 +119,28 @@ test('an expired certificate is withdrawn at its expiry, also while the next ret
   assert.deepEqual(clock.pendingDelays(), [], 'stop clears every timer');
 });
 
+test('a trust-bundle change during a request in flight re-issues once that request is answered', async () => {
+  const ca = new TestCa();
+  let release: (() => void) | undefined;
+  const gated: CertificateSigner = {
+    sign: async (csr, ttl) => {
+      await new Promise<void>((resolve) => (release = resolve));
+      return ca.sign(csr, ttl);
+    },
+  };
+  const manager = new CertificateManager({ signer: gated, validitySeconds: 60, log, scheduler: new ManualClock() });
+  manager.setWanted([id]);
+  await waitFor(() => release !== undefined, { what: 'first request in flight' });
+  manager.rotateAll(); // the answer on its way may come from the old issuer
+  const firstRelease = release!;
+  release = undefined;
+  firstRelease();
+  await waitFor(() => release !== undefined, { what: 'a second request after the first answer' });
+  release!();
+  await waitFor(() => ca.issued === 2 && manager.current(id)?.serialNumber === '02', { what: 'the re-issued certificate in use' });
+  manager.stop();
+});
+
 test('identities that leave are dropped with their timers', async () => {
   const manager = new CertificateManager({ signer: new TestCa(), validitySeconds: 60, log, scheduler: new ManualClock() });
   manager.setWanted([id]);

@@ -62,6 +62,8 @@ interface Slot {
   /** Fires when the certificate expires, so it stops being used even between retries. */
   expiryTimer?: unknown;
   inFlight: boolean;
+  /** The trust bundle changed while a request was in flight: its answer may be from the old issuer. */
+  reissue?: boolean;
   backoffMs: number;
 }
 
@@ -106,7 +108,10 @@ export class CertificateManager {
 
   /** The trust bundle changed: every identity gets a certificate from the new issuer. */
   rotateAll(): void {
-    for (const id of this.slots.keys()) void this.issue(id);
+    for (const [id, slot] of this.slots) {
+      if (slot.inFlight) slot.reissue = true;
+      else void this.issue(id);
+    }
   }
 
   stop(): void {
@@ -171,6 +176,10 @@ export class CertificateManager {
       this.schedule(id, slot, delayMs);
     } finally {
       slot.inFlight = false;
+      if (slot.reissue && this.slots.get(id) === slot) {
+        slot.reissue = false;
+        void this.issue(id);
+      }
     }
   }
 
