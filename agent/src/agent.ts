@@ -81,6 +81,7 @@ export class Agent {
         trustDomain: config.trustDomain,
         ca: config.ca,
         trustBundle: new TrustBundleWatch(kubeConfig, config.ca.namespace, log.child({ subsys: 'identity' })),
+        serviceClusterIp: (namespace, name) => this.watch?.serviceClusterIp(namespace, name),
         metrics: identityMetrics,
         log,
       });

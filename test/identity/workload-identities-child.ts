@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     trustDomain: 'cluster.local',
     ca: input.ca,
     trustBundle: new TrustBundleWatch(kubeConfig, input.ca.namespace, log),
+    serviceClusterIp: () => undefined,
     metrics: new IdentityMetrics(createMetricsRegistry({ processMetrics: false })),
     log,
   });

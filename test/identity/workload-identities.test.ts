@@ -10,6 +10,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
+import type { ServiceClusterIpLookup } from '../../agent/src/identity/ca-address.js';
 import { WorkloadIdentities } from '../../agent/src/identity/workload-identities.js';
 import { TrustBundleWatch } from '../../agent/src/k8s/trust-bundle-watch.js';
 import { IdentityMetrics } from '../../agent/src/metrics/identity-metrics.js';
@@ -97,13 +98,14 @@ describe('the agent\'s workload identities against weft ca and the in-repo API s
     return namespace;
   }
 
-  function agentFor(ca: AgentCaConfig): AgentUnderTest {
+  function agentFor(ca: AgentCaConfig, serviceClusterIp: ServiceClusterIpLookup = () => undefined): AgentUnderTest {
     const registry = createMetricsRegistry({ processMetrics: false });
     const { log, lines } = capturingLogger();
     const identities = new WorkloadIdentities({
       trustDomain: TRUST_DOMAIN,
       ca,
       trustBundle: new TrustBundleWatch(cluster.kubeConfig, ca.namespace, log),
+      serviceClusterIp,
       metrics: new IdentityMetrics(registry),
       log,
     });
@@ -147,6 +149,39 @@ describe('the agent\'s workload identities against weft ca and the in-repo API s
     const metrics = await agent.registry.metrics();
     assert.equal(sampleValue(metrics, EXPIRY_METRIC, { identity: web }), notAfterMs / 1000);
     assert.ok((sampleValue(metrics, CA_REQUESTS_METRIC, { result: 'ok' }) ?? 0) >= 1, metrics);
+  });
+
+  test('a CA address naming its Service is dialled at the ClusterIP from the cache and verified by the Service name', async () => {
+    const env = await caNamespace();
+    await env.writeTokenFor(await env.agentPod(NODE));
+    const ca = await env.startCa(capturingLogger().log);
+    const shop = await workloads({ web: NODE });
+    const web = spiffeId(shop, 'web');
+    const lookups: string[] = [];
+    const agent = agentFor(
+      { ...env.agentCaConfig(ca.port, 3600), address: `weft-ca.${env.namespace}.svc:${ca.port}` },
+      (namespace, name) => {
+        lookups.push(`${namespace}/${name}`);
+        return '127.0.0.1'; // where this test's CA listens, as a ClusterIP would route
+      },
+    );
+    await agent.identities.start();
+    agent.identities.update(snapshotWithPods(NODE, [localPod(shop, 'web-1', 'web')]));
+    await waitFor(() => agent.identities.credentials.secureContextFor(web), { timeoutMs: 30_000, what: `a certificate via the Service name for ${web}` });
+    assert.ok(lookups.includes(`${env.namespace}/weft-ca`), `the Service was looked up: ${lookups.join(', ')}`);
+  });
+
+  test('a CA Service the cache does not know is an error result, retried, never a crash', async () => {
+    const env = await caNamespace();
+    await env.writeTokenFor(await env.agentPod(NODE));
+    const ca = await env.startCa(capturingLogger().log);
+    const shop = await workloads({ web: NODE });
+    const agent = agentFor({ ...env.agentCaConfig(ca.port, 3600), address: `missing.${env.namespace}.svc.cluster.local:${ca.port}` });
+    await agent.identities.start();
+    agent.identities.update(snapshotWithPods(NODE, [localPod(shop, 'web-1', 'web')]));
+    await waitFor(async () => (await agent.caRequests('error')) >= 2, { timeoutMs: 30_000, what: 'failed attempts counted and retried' });
+    assert.ok(agent.lines.some((l) => /missing\.svc|Service .*missing/.test(JSON.stringify(l))), 'the log names the unknown Service');
+    assert.equal(agent.identities.credentials.secureContextFor(spiffeId(shop, 'web')), undefined);
   });
 
   test('an identity whose pods run only on another node is refused by the CA and gets no context', async () => {

@@ -9,6 +9,7 @@ import { WorkloadCredentialStore } from '../hbone/workload-credential-store.js';
 import type { TrustBundleWatch } from '../k8s/trust-bundle-watch.js';
 import type { IdentityMetrics } from '../metrics/identity-metrics.js';
 import type { MeshSnapshot } from '../state/mesh-snapshot.js';
+import type { ServiceClusterIpLookup } from './ca-address.js';
 import { CaSigner } from './ca-signer.js';
 import { CertificateManager, type WorkloadCertificate } from './certificate-manager.js';
 import { formatWorkloadSpiffeId } from './spiffe-id.js';
@@ -17,6 +18,8 @@ export interface WorkloadIdentitiesOptions {
   trustDomain: string;
   ca: AgentCaConfig;
   trustBundle: TrustBundleWatch;
+  /** Resolves a `<svc>.<ns>.svc` CA address without DNS (see ca-address.ts). */
+  serviceClusterIp: ServiceClusterIpLookup;
   metrics: IdentityMetrics;
   log: Logger;
 }
@@ -33,7 +36,7 @@ export class WorkloadIdentities {
   private cancelBundleWait: (() => void) | undefined;
 
   constructor(private readonly options: WorkloadIdentitiesOptions) {
-    this.signer = new CaSigner(options.ca);
+    this.signer = new CaSigner(options.ca, options.serviceClusterIp);
   }
 
   /** The TLS credentials of this node's identities; defined once start() resolved. */

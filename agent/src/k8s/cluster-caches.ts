@@ -96,6 +96,11 @@ export class ClusterWatch implements ClusterCaches {
   localPods() { return this.localPodInformer.list(); }
   allPods() { return this.podInformer.list(); }
   services() { return this.serviceInformer.list(); }
+  /** One Service's ClusterIP (e.g. the CA's), undefined when unknown or headless. */
+  serviceClusterIp(namespace: string, name: string): string | undefined {
+    const ip = this.serviceInformer.get(name, namespace)?.spec?.clusterIP;
+    return ip && ip !== 'None' ? ip : undefined;
+  }
   endpointSlices() { return this.sliceInformer.list(); }
   nodes() { return this.nodeInformer.list(); }
 }
