@@ -7,7 +7,7 @@ NODE_TEST_FLAGS ?= --test-concurrency=1 --test-timeout=600000
 # (a stale dist/ file of a deleted test never runs).
 TEST_FILES = $$(find test agent -name '*.test.ts' | sort | sed 's|^|dist/|; s|\.ts$$|.js|')
 
-.PHONY: all setup build ts bpf test unit demo bench down clean
+.PHONY: all setup build ts bpf dist test unit demo bench down clean
 
 all: build
 
@@ -29,7 +29,11 @@ bpf/build/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/include/*.h)
 	@mkdir -p bpf/build
 	clang -O2 -g -Wall -Werror -target bpf -Ibpf/include -I/usr/include/$(shell uname -m)-linux-gnu -c $< -o $@
 
-test: build
+# The app as the image carries it (out/weft/, see Dockerfile); test/image/ checks it.
+dist: build
+	./scripts/stage-dist.sh
+
+test: build dist
 	node --test $(NODE_TEST_FLAGS) $(TEST_FILES)
 
 demo: build
@@ -42,4 +46,4 @@ down:
 	node dist/test/bed/main.js down
 
 clean:
-	rm -rf dist bpf/build
+	rm -rf dist bpf/build out

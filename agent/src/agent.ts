@@ -17,6 +17,7 @@ import { createMetricsRegistry } from './metrics/metrics-registry.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
 import { ProxyMetrics } from './metrics/proxy-metrics.js';
 import { OUTBOUND_PROXY_DEFAULTS, OutboundProxy } from './proxy/outbound-proxy.js';
+import { UninstallDetector } from './k8s/uninstall-detector.js';
 import { AdminServer } from './metrics/admin-server.js';
 import { IdentityMetrics } from './metrics/identity-metrics.js';
 import { TrustBundleWatch } from './k8s/trust-bundle-watch.js';
@@ -38,6 +39,7 @@ export class Agent {
   private identities?: WorkloadIdentities;
   private hboneServer?: HboneInboundServer;
   private hboneConnector?: HboneConnector;
+  private uninstallDetector?: UninstallDetector;
   private retryTimer?: NodeJS.Timeout;
 
   constructor(private readonly config: AgentConfig, private readonly log: Logger) {}
@@ -135,6 +137,10 @@ export class Agent {
     await this.admin.listen();
 
     await this.watch.start();
+    if (config.pod) {
+      this.uninstallDetector = new UninstallDetector(kubeConfig, config.pod, log.child({ subsys: 'lifecycle' }));
+      void this.uninstallDetector.start();
+    }
     state.rebuild();
     log.info({ subsys: 'k8s' }, 'cluster caches synced');
 
@@ -187,15 +193,27 @@ export class Agent {
     this.retryTimer.unref();
   }
 
-  /** Stops serving; pinned programs stay attached (an upgrade or restart keeps redirection). */
+  /**
+   * Stops serving. Pinned programs stay attached (an upgrade or restart keeps redirection),
+   * unless the agent's DaemonSet is being deleted: then this is an uninstall, and every program
+   * and pin goes, so the node's pods talk directly again.
+   */
   async stop(): Promise<void> {
+    const uninstalling = (await this.uninstallDetector?.uninstalling()) ?? false;
     if (this.retryTimer) clearInterval(this.retryTimer);
     await this.proxy?.close();
     await this.hboneConnector?.close();
     await this.hboneServer?.close();
     await this.identities?.stop();
     await this.admin?.close();
+    await this.uninstallDetector?.stop();
     await this.watch?.stop();
     this.programs?.close();
+    if (uninstalling) {
+      RedirectPrograms.removeAll(this.config.bpffsDir);
+      this.log.info({ subsys: 'lifecycle', pinDir: this.config.bpffsDir }, 'the DaemonSet is being deleted (uninstall): redirection removed from every pod of this node');
+    } else {
+      this.log.info({ subsys: 'lifecycle' }, 'stopping; redirection stays in place for the next agent');
+    }
   }
 }

@@ -51,3 +51,9 @@ test('bad CA and identity settings stop with a message naming the flag', () => {
   assert.throws(() => loadAgentConfig([...base, '--trust-domain', 'Bad Domain'], {}, '/o'), /--trust-domain \(or WEFT_TRUST_DOMAIN\) must be a SPIFFE trust domain/);
   assert.throws(() => loadAgentConfig([...base, '--hbone-port', '0'], {}, '/o'), /--hbone-port \(or WEFT_HBONE_PORT\) must be a port/);
 });
+
+test('the agent\'s own pod comes from the downward API env, both names or neither', () => {
+  assert.equal(loadAgentConfig(base, {}, '/o').pod, undefined);
+  assert.deepEqual(loadAgentConfig(base, { WEFT_POD_NAME: 'weft-agent-x1', WEFT_POD_NAMESPACE: 'weft-system' }, '/o').pod, { namespace: 'weft-system', name: 'weft-agent-x1' });
+  assert.throws(() => loadAgentConfig(base, { WEFT_POD_NAME: 'weft-agent-x1' }, '/o'), /--pod-name \(WEFT_POD_NAME\) and --pod-namespace \(WEFT_POD_NAMESPACE\) go together/);
+});

@@ -28,6 +28,12 @@ export interface AgentConfig {
   trustDomain: string;
   /** HBONE tunnel port: this node accepts on it, peers' agents connect to it. */
   hbonePort: number;
+  /**
+   * The agent's own Pod (downward API), when it runs as a DaemonSet pod: on exit the agent asks
+   * whether its DaemonSet is being deleted (uninstall: remove redirection) or not (upgrade,
+   * restart: keep it). Undefined: always keep.
+   */
+  pod?: { namespace: string; name: string };
 }
 
 export interface AgentCaConfig {
@@ -60,8 +66,13 @@ export const AGENT_OPTIONS = {
   caServerName: { flag: '--ca-server-name', env: 'WEFT_CA_SERVER_NAME', description: 'name checked in the CA serving certificate (default: the host of --ca-address)' },
   caTokenFile: { flag: '--ca-token-file', env: 'WEFT_CA_TOKEN_FILE', description: 'service-account token (audience weft-ca) sent to the CA', default: '/var/run/secrets/weft/ca-token/token' },
   caNamespace: { flag: '--ca-namespace', env: 'WEFT_CA_NAMESPACE', description: 'namespace of the weft-trust-bundle ConfigMap', default: 'weft-system' },
+  podName: { flag: '--pod-name', env: 'WEFT_POD_NAME', description: 'this agent\'s Pod name (downward API metadata.name); enables cleanup on uninstall' },
+  podNamespace: { flag: '--pod-namespace', env: 'WEFT_POD_NAMESPACE', description: 'this agent\'s Pod namespace (downward API metadata.namespace)' },
   certTtl: { flag: '--cert-ttl', env: 'WEFT_CERT_TTL', description: 'workload certificate lifetime to ask for (e.g. 24h, 60s)', default: '24h' },
-} satisfies Record<Exclude<keyof AgentConfig, 'ca'> | 'caAddress' | 'caServerName' | 'caTokenFile' | 'caNamespace' | 'certTtl', OptionSpec>;
+} satisfies Record<
+  Exclude<keyof AgentConfig, 'ca' | 'pod'> | 'caAddress' | 'caServerName' | 'caTokenFile' | 'caNamespace' | 'certTtl' | 'podName' | 'podNamespace',
+  OptionSpec
+>;
 
 type Key = keyof typeof AGENT_OPTIONS;
 
@@ -116,7 +127,18 @@ export function loadAgentConfig(
     ca: caConfig(get, required),
     trustDomain,
     hbonePort: port('hbonePort', required('hbonePort')),
+    pod: podIdentity(get),
   };
+}
+
+function podIdentity(get: (key: Key) => string | undefined): AgentConfig['pod'] {
+  const name = get('podName');
+  const namespace = get('podNamespace');
+  if (name === undefined && namespace === undefined) return undefined;
+  if (name === undefined || namespace === undefined) {
+    throw new ConfigError('--pod-name (WEFT_POD_NAME) and --pod-namespace (WEFT_POD_NAMESPACE) go together: set both or neither');
+  }
+  return { namespace, name };
 }
 
 function caConfig(get: (key: Key) => string | undefined, required: (key: Key) => string): AgentCaConfig | undefined {
