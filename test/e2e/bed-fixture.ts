@@ -25,10 +25,11 @@ export class BedFixture {
     return join(this.dir.path, 'kubeconfig');
   }
 
-  static async up(prefix: string, nodes = 2): Promise<BedFixture> {
+  /** `upFlags` are extra `bed up` flags, e.g. ['--cert-ttl', '60s']. */
+  static async up(prefix: string, nodes = 2, upFlags: readonly string[] = []): Promise<BedFixture> {
     const fixture = new BedFixture(await makeTempDir(prefix));
     try {
-      await bedOk(fixture.state, ['up', '--nodes', String(nodes)], { timeoutMs: 240_000 });
+      await bedOk(fixture.state, ['up', '--nodes', String(nodes), ...upFlags], { timeoutMs: 240_000 });
     } catch (err) {
       // a half-built bed is still removed: its namespaces, cgroups and processes are ours
       await fixture.down();
