@@ -208,8 +208,14 @@ export class HboneInboundServer {
   };
 
   private readonly onTlsClientError = (err: Error & { code?: string }, socket: tls.TLSSocket): void => {
-    this.log.info({ err, peer: socket.remoteAddress }, 'HBONE TLS handshake failed');
-    this.options.onPeerRejected?.(err.code ?? 'tls_error', err.message);
+    // A client certificate that does not verify makes OpenSSL end the handshake and Node report
+    // only the hang-up (ECONNRESET); the real reason (DEPTH_ZERO_SELF_SIGNED_CERT, CERT_HAS_EXPIRED,
+    // ...) is on the socket, so a forged certificate is told apart from a client that went away.
+    const verification = socket.authorizationError as unknown as (Error & { code?: string }) | string | null | undefined;
+    const reason = typeof verification === 'string' ? verification : verification?.code ?? err.code ?? 'tls_error';
+    const detail = verification ? `client certificate refused: ${String((verification as Error).message ?? verification)}` : err.message;
+    this.log.info({ err, peer: socket.remoteAddress, reason, detail }, 'HBONE TLS handshake failed');
+    this.options.onPeerRejected?.(reason, detail);
   };
 
   private readonly onCredentialsChanged = (): void => {
