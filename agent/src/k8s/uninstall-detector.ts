@@ -4,9 +4,10 @@
 // place so traffic keeps its path. The agent watches its own DaemonSet from the start: helm
 // deletes the DaemonSet first and the garbage collector deletes its pods after that, so the
 // deletion is normally in the cache before SIGTERM arrives. If it is not, one GET settles it:
-// 404 means the DaemonSet is gone, 401 means our service account is gone (helm deletes it in
-// the same uninstall; an upgrade never does). Anything else, or no DaemonSet owner at all,
-// keeps redirection: removing it by mistake would drop enforced policy.
+// 404 means the DaemonSet is gone, 401 means our service account is gone, and 403 after the
+// watch had worked means our RBAC binding is gone (helm deletes both in the same uninstall; an
+// upgrade never does). Anything else, or no DaemonSet owner at all, keeps redirection: removing
+// it by mistake would drop enforced policy.
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1DaemonSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isApiStatus } from './api-status.js';
@@ -18,6 +19,8 @@ export class UninstallDetector {
   private daemonSet: string | undefined;
   private informer: RestartingInformer<V1DaemonSet> | undefined;
   private deletionSeen = false;
+  /** The watch delivered the DaemonSet at least once: our RBAC allowed reading it. */
+  private daemonSetSeen = false;
 
   constructor(
     private readonly kubeConfig: KubeConfig,
@@ -52,6 +55,7 @@ export class UninstallDetector {
       list: () => this.apps.listNamespacedDaemonSet({ namespace, fieldSelector }),
     });
     const note = (daemonSet: V1DaemonSet) => {
+      this.daemonSetSeen = true;
       if (daemonSet.metadata?.deletionTimestamp) this.deletionSeen = true;
     };
     this.informer.on('add', note);
@@ -74,6 +78,7 @@ export class UninstallDetector {
       return daemonSet.metadata?.deletionTimestamp !== undefined;
     } catch (err) {
       if (isApiStatus(err, 404) || isApiStatus(err, 401)) return true;
+      if (isApiStatus(err, 403) && this.daemonSetSeen) return true;
       this.log.warn({ err, daemonSet: `${namespace}/${this.daemonSet}` }, 'cannot tell whether the agent is being uninstalled; keeping redirection');
       return false;
     }
