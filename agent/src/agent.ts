@@ -144,30 +144,7 @@ export class Agent {
     state.rebuild();
     log.info({ subsys: 'k8s' }, 'cluster caches synced');
 
-    if (this.identities) {
-      // Certificates for the pods already enrolled are asked for now; the HBONE server and
-      // client need the trust bundle to exist.
-      await this.identities.start();
-      this.identities.update(state.current());
-      const credentials = this.identities.credentials;
-      this.hboneServer = new HboneInboundServer({
-        host: config.nodeIp,
-        port: config.hbonePort,
-        credentials,
-        currentSnapshot: state.current,
-        log,
-        onTunnel: new InboundTunnelMetrics(inboundMetrics, state.current).onTunnel,
-        onPeerRejected: (reason) => identityMetrics.handshakeFailed('inbound', reason),
-      });
-      await this.hboneServer.listen();
-      this.hboneConnector = new HboneConnector({
-        credentials,
-        log,
-        port: config.hbonePort,
-        onHandshakeFailure: (reason) => identityMetrics.handshakeFailed('outbound', reason),
-      });
-      log.info({ subsys: 'hbone', port: config.hbonePort }, 'HBONE tunnel server listening');
-    }
+    if (this.identities) await this.startTunnel(this.identities, state, inboundMetrics, identityMetrics);
 
     const originalDestinations = new OriginalDestinationTable(programs.mapFds.weft_peer_dst);
     this.proxy = new OutboundProxy({
@@ -191,6 +168,39 @@ export class Agent {
       if (pendingEnrollment) state.rebuild();
     }, ENROLLMENT_RETRY_MS);
     this.retryTimer.unref();
+  }
+
+  /**
+   * The mTLS side: certificates for the pods already enrolled are asked for now, then the HBONE
+   * server and client start (both need the trust bundle to exist).
+   */
+  private async startTunnel(
+    identities: WorkloadIdentities,
+    state: StateUpdater,
+    inboundMetrics: ProxyMetrics,
+    identityMetrics: IdentityMetrics,
+  ): Promise<void> {
+    const { config, log } = this;
+    await identities.start();
+    identities.update(state.current());
+    const credentials = identities.credentials;
+    this.hboneServer = new HboneInboundServer({
+      host: config.nodeIp,
+      port: config.hbonePort,
+      credentials,
+      currentSnapshot: state.current,
+      log,
+      onTunnel: new InboundTunnelMetrics(inboundMetrics, state.current).onTunnel,
+      onPeerRejected: (reason) => identityMetrics.handshakeFailed('inbound', reason),
+    });
+    await this.hboneServer.listen();
+    this.hboneConnector = new HboneConnector({
+      credentials,
+      log,
+      port: config.hbonePort,
+      onHandshakeFailure: (reason) => identityMetrics.handshakeFailed('outbound', reason),
+    });
+    log.info({ subsys: 'hbone', port: config.hbonePort }, 'HBONE tunnel server listening');
   }
 
   /**
