@@ -1,7 +1,8 @@
 // The objects every cluster starts with: the system namespaces (each then gets its default
-// ServiceAccount from the namespace lifecycle controller).
+// ServiceAccount from the namespace lifecycle controller) and the bootstrap RBAC policy.
 import type { ResourceRegistry } from './resource-registry.js';
 import type { ResourceWriter } from './resource-writer.js';
+import { bootstrapClusterRoleBindings, bootstrapClusterRoles } from './rbac-bootstrap-policy.js';
 
 export const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
@@ -10,4 +11,8 @@ export function bootstrapObjects(registry: ResourceRegistry, writer: ResourceWri
   for (const name of systemNamespaces) {
     writer.create(namespaces, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   }
+  const clusterRoles = registry.find('rbac.authorization.k8s.io', 'v1', 'clusterroles')!;
+  for (const role of bootstrapClusterRoles) writer.create(clusterRoles, undefined, role);
+  const clusterRoleBindings = registry.find('rbac.authorization.k8s.io', 'v1', 'clusterrolebindings')!;
+  for (const binding of bootstrapClusterRoleBindings) writer.create(clusterRoleBindings, undefined, binding);
 }

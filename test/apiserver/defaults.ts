@@ -122,6 +122,65 @@ function defaultCrd(crd: Obj): void {
   }
 }
 
+/** SetDefaults_PodSpec for a pod template (no admission runs on templates, so fewer than a Pod gets). */
+function defaultPodTemplate(template: Obj): void {
+  const meta: Obj = isPlainObject(template.metadata) ? template.metadata : (template.metadata = {});
+  // Real servers print the template's zero creationTimestamp as null.
+  if (!('creationTimestamp' in meta)) meta.creationTimestamp = null;
+  const spec: Obj = isPlainObject(template.spec) ? template.spec : (template.spec = {});
+  for (const list of ['containers', 'initContainers']) {
+    if (!Array.isArray(spec[list])) continue;
+    spec[list].forEach(defaultContainer);
+    // With the host's network, a container port is a host port (defaultHostNetworkPorts).
+    if (spec.hostNetwork === true) for (const c of spec[list]) for (const p of (isPlainObject(c) && Array.isArray(c.ports) ? c.ports : [])) if (isPlainObject(p) && !p.hostPort) (p as Obj).hostPort = (p as Obj).containerPort;
+  }
+  spec.restartPolicy ??= 'Always';
+  spec.terminationGracePeriodSeconds ??= 30;
+  spec.dnsPolicy ??= 'ClusterFirst';
+  spec.securityContext ??= {};
+  spec.schedulerName ??= 'default-scheduler';
+}
+
+function defaultDaemonSet(ds: Obj): void {
+  const spec: Obj = isPlainObject(ds.spec) ? ds.spec : (ds.spec = {});
+  const strategy: Obj = isPlainObject(spec.updateStrategy) ? spec.updateStrategy : (spec.updateStrategy = {});
+  strategy.type ??= 'RollingUpdate';
+  if (strategy.type === 'RollingUpdate') {
+    const rolling: Obj = isPlainObject(strategy.rollingUpdate) ? strategy.rollingUpdate : (strategy.rollingUpdate = {});
+    rolling.maxUnavailable ??= 1;
+    rolling.maxSurge ??= 0;
+  }
+  spec.revisionHistoryLimit ??= 10;
+  defaultPodTemplate(isPlainObject(spec.template) ? spec.template : (spec.template = {}));
+}
+
+function defaultDeployment(deploy: Obj): void {
+  const spec: Obj = isPlainObject(deploy.spec) ? deploy.spec : (deploy.spec = {});
+  spec.replicas ??= 1;
+  const strategy: Obj = isPlainObject(spec.strategy) ? spec.strategy : (spec.strategy = {});
+  strategy.type ??= 'RollingUpdate';
+  if (strategy.type === 'RollingUpdate') {
+    const rolling: Obj = isPlainObject(strategy.rollingUpdate) ? strategy.rollingUpdate : (strategy.rollingUpdate = {});
+    rolling.maxUnavailable ??= '25%';
+    rolling.maxSurge ??= '25%';
+  }
+  spec.revisionHistoryLimit ??= 10;
+  spec.progressDeadlineSeconds ??= 600;
+  defaultPodTemplate(isPlainObject(spec.template) ? spec.template : (spec.template = {}));
+}
+
+/** roleRef.apiGroup and User/Group subjects default to the RBAC group (SetDefaults_Subject). */
+function defaultBinding(binding: Obj): void {
+  // roleRef is a struct, not a pointer, in Go: it is always there to default.
+  const roleRef: Obj = isPlainObject(binding.roleRef) ? binding.roleRef : (binding.roleRef = {});
+  roleRef.apiGroup ||= 'rbac.authorization.k8s.io';
+  if (!Array.isArray(binding.subjects)) return;
+  for (const subject of binding.subjects) {
+    if (!isPlainObject(subject) || (typeof subject.apiGroup === 'string' && subject.apiGroup !== '')) continue;
+    if (subject.kind === 'User' || subject.kind === 'Group') subject.apiGroup = 'rbac.authorization.k8s.io';
+  }
+}
+
 const byKind: Record<string, (obj: Obj) => void> = {
   Pod: defaultPod,
   Service: defaultService,
@@ -129,6 +188,19 @@ const byKind: Record<string, (obj: Obj) => void> = {
   Secret: defaultSecret,
   EndpointSlice: defaultEndpointSlice,
   CustomResourceDefinition: defaultCrd,
+  // Status is the controllers' to write: a create starts from the empty status (PrepareForCreate).
+  DaemonSet: (ds) => { defaultDaemonSet(ds); ds.status = { currentNumberScheduled: 0, numberMisscheduled: 0, desiredNumberScheduled: 0, numberReady: 0 }; },
+  Deployment: (deploy) => { defaultDeployment(deploy); deploy.status = {}; },
+  RoleBinding: defaultBinding,
+  ClusterRoleBinding: defaultBinding,
+};
+
+/** Defaults a real server applies whenever it decodes the kind, updates included. */
+const onEveryWrite: Record<string, (obj: Obj) => void> = {
+  DaemonSet: defaultDaemonSet,
+  Deployment: defaultDeployment,
+  RoleBinding: defaultBinding,
+  ClusterRoleBinding: defaultBinding,
 };
 
 /** Fills create-time defaults in place. */
@@ -138,6 +210,7 @@ export function applyCreateDefaults(kind: string, obj: KubeObject): void {
 
 /** Defaults re-applied on every update (fields clients may drop but the server keeps filled). */
 export function applyUpdateDefaults(kind: string, obj: KubeObject): void {
+  onEveryWrite[kind]?.(obj as Obj);
   if (kind === 'Secret') defaultSecret(obj as Obj);
   if (kind === 'EndpointSlice') defaultEndpointSlice(obj as Obj);
   if (kind === 'Service' && isPlainObject(obj.spec) && Array.isArray((obj.spec as Obj).ports)) {

@@ -74,7 +74,7 @@ describe('answers compared with a real kube-apiserver', () => {
     const apis = await apiRequest(server, 'GET', '/apis');
     const real = golden('discovery-apis.json');
     assert.deepEqual(sortedKeys(apis.json), sortedKeys(real));
-    for (const group of ['coordination.k8s.io', 'discovery.k8s.io', 'apiextensions.k8s.io']) {
+    for (const group of ['apps', 'rbac.authorization.k8s.io', 'coordination.k8s.io', 'discovery.k8s.io', 'apiextensions.k8s.io']) {
       const ours = apis.json.groups.find((g: any) => g.name === group);
       assert.deepEqual(ours, real.groups.find((g: any) => g.name === group), group);
     }
@@ -86,6 +86,7 @@ describe('answers compared with a real kube-apiserver', () => {
       ['/apis/coordination.k8s.io/v1', 'discovery-apis_coordination_k8s_io_v1.json'],
       ['/apis/discovery.k8s.io/v1', 'discovery-apis_discovery_k8s_io_v1.json'],
       ['/apis/apiextensions.k8s.io/v1', 'discovery-apis_apiextensions_k8s_io_v1.json'],
+      ['/apis/rbac.authorization.k8s.io/v1', 'discovery-apis_rbac_authorization_k8s_io_v1.json'],
     ];
     for (const [path, file] of pairs) {
       const ours = (await apiRequest(server, 'GET', path)).json;

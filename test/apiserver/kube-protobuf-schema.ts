@@ -1,6 +1,6 @@
 // Field numbers of the Kubernetes protobuf messages (k8s.io/api generated.proto) that kubectl's
 // generators send: `kubectl create namespace|configmap|secret|serviceaccount|service`,
-// `kubectl run`. A field missing here makes the decoder refuse the body with a clear 415, so
+// `kubectl run`, `kubectl create role|clusterrole|rolebinding|clusterrolebinding`, `kubectl auth can-i`. A field missing here makes the decoder refuse the body with a clear 415, so
 // the client can be pointed at JSON instead of the server silently dropping data.
 
 export type ScalarType = 'string' | 'bytes' | 'bool' | 'int' | 'time' | 'quantity' | 'intOrString';
@@ -80,6 +80,27 @@ export const kubeMessages: Record<string, MessageDef> = {
   TokenReview: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'TokenReviewSpec'), 3: m('status', 'TokenReviewStatus') },
   TokenReviewSpec: { 1: s('token'), 2: rs('audiences') },
   TokenReviewStatus: {},
+  // k8s.io/api/authorization/v1 (`kubectl auth can-i [--list]`)
+  SelfSubjectAccessReview: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'SelfSubjectAccessReviewSpec'), 3: m('status', 'SubjectAccessReviewStatus') },
+  SelfSubjectAccessReviewSpec: { 1: m('resourceAttributes', 'ResourceAttributes'), 2: m('nonResourceAttributes', 'NonResourceAttributes') },
+  SubjectAccessReview: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'SubjectAccessReviewSpec'), 3: m('status', 'SubjectAccessReviewStatus') },
+  SubjectAccessReviewSpec: { 1: m('resourceAttributes', 'ResourceAttributes'), 2: m('nonResourceAttributes', 'NonResourceAttributes'), 3: s('user'), 4: rs('groups'), 6: s('uid') },
+  ResourceAttributes: { 1: s('namespace'), 2: s('verb'), 3: s('group'), 4: s('version'), 5: s('resource'), 6: s('subresource'), 7: s('name') },
+  NonResourceAttributes: { 1: s('path'), 2: s('verb') },
+  SubjectAccessReviewStatus: { 1: b('allowed'), 2: s('reason'), 3: s('evaluationError'), 4: b('denied') },
+  SelfSubjectRulesReview: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'SelfSubjectRulesReviewSpec'), 3: m('status', 'SubjectRulesReviewStatus') },
+  SelfSubjectRulesReviewSpec: { 1: s('namespace') },
+  SubjectRulesReviewStatus: { 1: rm('resourceRules', 'ResourceRule'), 2: rm('nonResourceRules', 'NonResourceRule'), 3: b('incomplete'), 4: s('evaluationError') },
+  ResourceRule: { 1: rs('verbs'), 2: rs('apiGroups'), 3: rs('resources'), 4: rs('resourceNames') },
+  NonResourceRule: { 1: rs('verbs'), 2: rs('nonResourceURLs') },
+  // k8s.io/api/rbac/v1 (`kubectl create role|clusterrole|rolebinding|clusterrolebinding`)
+  Role: { 1: m('metadata', 'ObjectMeta'), 2: rm('rules', 'PolicyRule') },
+  ClusterRole: { 1: m('metadata', 'ObjectMeta'), 2: rm('rules', 'PolicyRule') },
+  PolicyRule: { 1: rs('verbs'), 2: rs('apiGroups'), 3: rs('resources'), 4: rs('resourceNames'), 5: rs('nonResourceURLs') },
+  RoleBinding: { 1: m('metadata', 'ObjectMeta'), 2: rm('subjects', 'Subject'), 3: m('roleRef', 'RoleRef') },
+  ClusterRoleBinding: { 1: m('metadata', 'ObjectMeta'), 2: rm('subjects', 'Subject'), 3: m('roleRef', 'RoleRef') },
+  Subject: { 1: s('kind'), 2: s('apiGroup'), 3: s('name'), 4: s('namespace') },
+  RoleRef: { 1: s('apiGroup'), 2: s('kind'), 3: s('name') },
 };
 
 /** The top-level message for each kind kubectl's generators create. */
@@ -92,6 +113,13 @@ export const messageForKind: Record<string, string> = {
   Pod: 'Pod',
   TokenRequest: 'TokenRequest',
   TokenReview: 'TokenReview',
+  SelfSubjectAccessReview: 'SelfSubjectAccessReview',
+  SubjectAccessReview: 'SubjectAccessReview',
+  SelfSubjectRulesReview: 'SelfSubjectRulesReview',
+  Role: 'Role',
+  ClusterRole: 'ClusterRole',
+  RoleBinding: 'RoleBinding',
+  ClusterRoleBinding: 'ClusterRoleBinding',
 };
 
 /** Fields a Go struct serializes even when empty (non-omitempty JSON); kept as empty objects. */

@@ -38,7 +38,7 @@ function checkName(rule: NameRule, name: string, prefix: boolean): string[] {
 
 const totalAnnotationSizeLimit = 256 * 1024;
 
-function validateLabels(labels: unknown, path: string): FieldCause[] {
+export function validateLabels(labels: unknown, path: string): FieldCause[] {
   const causes: FieldCause[] = [];
   if (labels === undefined || labels === null) return causes;
   if (!isObject(labels)) return [fieldErrors.invalid(path, labels, 'must be a map of string keys to string values')];
@@ -254,29 +254,36 @@ function validateContainers(containers: unknown, path: string, required: boolean
 
 function validatePod(obj: Json): FieldCause[] {
   const causes = validateObjectMeta(obj, 'dns1123subdomain');
-  const spec = asObject(obj['spec']);
+  causes.push(...validatePodSpec(obj['spec'], 'spec'));
+  return causes;
+}
+
+/** The checks of ValidatePodSpec this server makes, under `path` ("spec", "spec.template.spec"). */
+export function validatePodSpec(rawSpec: unknown, path: string): FieldCause[] {
+  const causes: FieldCause[] = [];
+  const spec = asObject(rawSpec);
   const volumeNames = new Set<string>();
   asArray(spec['volumes']).forEach((raw, i) => {
-    const path = childPath(indexPath('spec.volumes', i), 'name');
+    const namePath = childPath(indexPath(childPath(path, 'volumes'), i), 'name');
     const name = asObject(raw)['name'];
     if (typeof name !== 'string' || name === '') {
-      causes.push(fieldErrors.required(path));
+      causes.push(fieldErrors.required(namePath));
       return;
     }
-    for (const msg of isDNS1123Label(name)) causes.push(fieldErrors.invalid(path, name, msg));
-    if (volumeNames.has(name)) causes.push(fieldErrors.duplicate(path, name));
+    for (const msg of isDNS1123Label(name)) causes.push(fieldErrors.invalid(namePath, name, msg));
+    if (volumeNames.has(name)) causes.push(fieldErrors.duplicate(namePath, name));
     volumeNames.add(name);
   });
-  causes.push(...validateContainers(spec['containers'], 'spec.containers', true));
-  causes.push(...validateContainers(spec['initContainers'], 'spec.initContainers', false));
+  causes.push(...validateContainers(spec['containers'], childPath(path, 'containers'), true));
+  causes.push(...validateContainers(spec['initContainers'], childPath(path, 'initContainers'), false));
   const restartPolicy = spec['restartPolicy'];
   if (restartPolicy !== undefined && !['Always', 'OnFailure', 'Never'].includes(restartPolicy)) {
-    causes.push(fieldErrors.notSupported('spec.restartPolicy', restartPolicy, ['Always', 'OnFailure', 'Never']));
+    causes.push(fieldErrors.notSupported(childPath(path, 'restartPolicy'), restartPolicy, ['Always', 'OnFailure', 'Never']));
   }
-  causes.push(...validateLabels(spec['nodeSelector'], 'spec.nodeSelector'));
+  causes.push(...validateLabels(spec['nodeSelector'], childPath(path, 'nodeSelector')));
   const nodeName = spec['nodeName'];
   if (typeof nodeName === 'string' && nodeName !== '') {
-    for (const msg of isDNS1123Subdomain(nodeName)) causes.push(fieldErrors.invalid('spec.nodeName', nodeName, msg));
+    for (const msg of isDNS1123Subdomain(nodeName)) causes.push(fieldErrors.invalid(childPath(path, 'nodeName'), nodeName, msg));
   }
   return causes;
 }
@@ -406,10 +413,13 @@ const validators: Record<string, (obj: Json) => FieldCause[]> = {
   CustomResourceDefinition: validateCustomResourceDefinition,
 };
 
+const rbacKinds = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']);
+
 /** The name rule a real server applies to `kind`'s metadata.name. */
 export function nameRuleFor(kind: string): NameRule {
   if (kind === 'Namespace') return 'dns1123label';
   if (kind === 'Service') return 'dns1035label';
+  if (rbacKinds.has(kind)) return 'path';
   return 'dns1123subdomain';
 }
 

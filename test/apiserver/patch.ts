@@ -177,6 +177,20 @@ const objectMetaLists: Record<string, ListStrategy> = {
   'metadata.finalizers': {},
 };
 
+function podSpecLists(prefix: string): Record<string, ListStrategy> {
+  return {
+    ...containerLists(`${prefix}.containers`),
+    ...containerLists(`${prefix}.initContainers`),
+    ...containerLists(`${prefix}.ephemeralContainers`),
+    [`${prefix}.volumes`]: { mergeKey: 'name' },
+    [`${prefix}.imagePullSecrets`]: { mergeKey: 'name' },
+    [`${prefix}.hostAliases`]: { mergeKey: 'ip' },
+    [`${prefix}.topologySpreadConstraints`]: { mergeKey: 'topologyKey' },
+    [`${prefix}.resourceClaims`]: { mergeKey: 'name' },
+    [`${prefix}.schedulingGates`]: { mergeKey: 'name' },
+  };
+}
+
 function containerLists(prefix: string): Record<string, ListStrategy> {
   return {
     [prefix]: { mergeKey: 'name' },
@@ -216,11 +230,24 @@ const listStrategiesByKind: Record<string, Record<string, ListStrategy>> = {
   ServiceAccount: {
     secrets: { mergeKey: 'name' },
   },
+  DaemonSet: {
+    ...podSpecLists('spec.template.spec'),
+    'spec.template.metadata.ownerReferences': { mergeKey: 'uid' },
+    'spec.template.metadata.finalizers': {},
+    'status.conditions': { mergeKey: 'type' },
+  },
+  Deployment: {
+    ...podSpecLists('spec.template.spec'),
+    'spec.template.metadata.ownerReferences': { mergeKey: 'uid' },
+    'spec.template.metadata.finalizers': {},
+    'status.conditions': { mergeKey: 'type' },
+  },
 };
 
 const builtinKinds = new Set([
   'Namespace', 'Node', 'Pod', 'Service', 'ServiceAccount', 'Secret', 'ConfigMap', 'Endpoints', 'Event',
   'EndpointSlice', 'Lease', 'CustomResourceDefinition', 'TokenReview', 'Binding',
+  'DaemonSet', 'Deployment', 'Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding',
 ]);
 
 /** Built-in kinds take strategic merge patches; custom resources answer 415 like a real server. */

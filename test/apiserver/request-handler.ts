@@ -4,7 +4,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestAuthenticator, UserInfo } from './authentication.js';
 import type { Authorizer, RequestAttributes } from './authorization.js';
-import { resourceVerb } from './authorization.js';
+import { forbiddenMessage } from './authorization.js';
+import { resourceAttributes } from './request-attributes.js';
 import type { ServerParts, ResourceRequest } from './handler-context.js';
 import type { OpenApiDocuments } from './openapi.js';
 import { ApiError, statusErrors } from './status-errors.js';
@@ -19,6 +20,8 @@ import { handleDelete, handleDeleteCollection } from './handle-delete.js';
 import { handleTokenRequest } from './token-request-handler.js';
 import type { TokenRequestLimits } from './token-request-handler.js';
 import { handleTokenReview } from './token-review-handler.js';
+import { handleAccessReview } from './access-review-handler.js';
+import { impersonatedUser } from './impersonation.js';
 import type { ServiceAccountTokens } from './service-account-tokens.js';
 
 export type Logger = (msg: string, fields?: object) => void;
@@ -73,34 +76,36 @@ export class RequestHandler {
       res.end('ok');
       return;
     }
-    if (req.method === 'GET' && isNonResourcePath(path)) {
+    const asUser = await impersonatedUser(req, auth.user, (attributes) => this.authorize(auth.user, attributes, req));
+    if (asUser !== undefined) auth.user = asUser;
+    const method = req.method ?? 'GET';
+    let authorizedPath = false;
+    if (method === 'GET' && isNonResourcePath(path)) {
       await this.authorize(auth.user, { kind: 'non-resource', verb: 'get', path }, req);
+      authorizedPath = true;
       if (this.serveNonResource(path, req.headers.accept ?? '', url.searchParams.get('hash'), res)) return;
     }
     const parsed = parseResourcePath(path);
-    if (parsed === undefined) throw statusErrors.routeNotFound();
-    if (parsed.type !== 'resource') {
-      if (req.method !== 'GET') throw statusErrors.methodNotAllowed();
+    if (parsed?.type !== 'resource') {
+      // Not a resource: authorized as a path first (a real server says 403 before 404/405).
+      if (!authorizedPath) await this.authorize(auth.user, { kind: 'non-resource', verb: method.toLowerCase(), path }, req);
+      if (parsed !== undefined && method !== 'GET') throw statusErrors.methodNotAllowed();
       throw statusErrors.routeNotFound();
     }
     const t = parsed.target;
+    const query = url.searchParams;
+    if (t.legacyWatch) query.set('watch', 'true');
+    const watching = query.get('watch') === 'true' || query.get('watch') === '1';
+    await this.authorize(auth.user, resourceAttributes(t, method, query, watching), req);
     const descriptor = this.parts.registry.find(t.group, t.version, t.plural);
     if (!descriptor) throw statusErrors.routeNotFound();
     if (t.namespace !== undefined && !descriptor.namespaced) throw statusErrors.routeNotFound();
     if (t.subresource !== undefined && !descriptor.subresources.includes(t.subresource)) throw statusErrors.routeNotFound();
-    const query = url.searchParams;
-    if (t.legacyWatch) query.set('watch', 'true');
-    const watching = query.get('watch') === 'true' || query.get('watch') === '1';
-    // A POST to a named subresource (serviceaccounts/token) is a create, as RBAC sees it.
-    const verb = req.method === 'POST' && t.subresource !== undefined
-      ? 'create'
-      : resourceVerb(req.method ?? '', t.name !== undefined && !(watching && req.method === 'GET'), watching);
-    if (verb !== undefined) {
-      await this.authorize(auth.user, {
-        kind: 'resource', verb, group: t.group, version: t.version, resource: t.plural, subresource: t.subresource, namespace: t.namespace, name: t.name,
-      }, req);
-    }
     const r: ResourceRequest = { req, res, query, user: auth.user, descriptor, namespace: t.namespace, name: t.name, subresource: t.subresource };
+    if (descriptor.group === 'authorization.k8s.io') {
+      if (req.method !== 'POST' || t.name !== undefined) throw statusErrors.methodNotAllowed();
+      return handleAccessReview(this.parts, r, this.authorizer);
+    }
     if (descriptor.group === 'authentication.k8s.io' && descriptor.plural === 'tokenreviews') {
       if (req.method !== 'POST' || t.name !== undefined) throw statusErrors.methodNotAllowed();
       return handleTokenReview(this.parts, r, this.tokens);
@@ -149,16 +154,9 @@ export class RequestHandler {
     const decision = await this.authorizer.authorize(user, attributes);
     if (decision.allowed) return;
     req.resume();
-    if (attributes.kind === 'non-resource') {
-      throw new ApiError(403, 'Forbidden', `forbidden: User "${user.username}" cannot get path "${attributes.path}": ${decision.reason}`, {});
-    }
-    const where = attributes.namespace !== undefined ? ` in the namespace "${attributes.namespace}"` : '';
-    const resource = attributes.subresource ? `${attributes.resource}/${attributes.subresource}` : attributes.resource;
-    throw statusErrors.forbidden(
-      { group: attributes.group, plural: attributes.resource },
-      attributes.name ?? '',
-      `User "${user.username}" cannot ${attributes.verb} resource "${resource}" in API group "${attributes.group}"${where}${decision.reason ? `: ${decision.reason}` : ''}`,
-    );
+    const why = forbiddenMessage(user.username, attributes) + (decision.reason ? `: ${decision.reason}` : '');
+    if (attributes.kind === 'non-resource') throw new ApiError(403, 'Forbidden', `forbidden: ${why}`, {});
+    throw statusErrors.forbidden({ group: attributes.group, plural: attributes.resource }, attributes.name ?? '', why);
   }
 
   /** Discovery and OpenAPI; true when the path was one of them. */

@@ -4,10 +4,11 @@
 export type NameRule = 'dns1123subdomain' | 'dns1035label' | 'dns1123label' | 'path';
 
 /**
- * When metadata.generation moves: 'spec' = on a change to spec, 'non-metadata' = on any change
+ * When metadata.generation moves: 'spec' = on a change to spec, 'spec-or-annotations' = on a change
+ * to spec or annotations (Deployments: annotations are copied to ReplicaSets), 'non-metadata' = on any change
  * outside metadata (and outside status when a status subresource exists), 'never' = no generation.
  */
-export type GenerationPolicy = 'spec' | 'non-metadata' | 'never';
+export type GenerationPolicy = 'spec' | 'spec-or-annotations' | 'non-metadata' | 'never';
 
 export interface CustomResourceInfo {
   /** Name of the CRD that defines the resource. */
@@ -88,14 +89,32 @@ export const builtinResources: ResourceDescriptor[] = [
     group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true, shortNames: ['svc'], categories: ['all'],
     subresources: ['status'], storageVersionHash: '0/CO1lhkEBI=', nameRule: 'dns1035label', generation: 'never',
   }),
+  // Groups in the order a real 1.26 server lists them in /apis.
+  builtin({
+    group: 'apps', version: 'v1', plural: 'daemonsets', kind: 'DaemonSet', namespaced: true, shortNames: ['ds'], categories: ['all'],
+    subresources: ['status'], storageVersionHash: 'dd7pWHUlMKQ=', generation: 'spec',
+  }),
+  builtin({
+    group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true, shortNames: ['deploy'], categories: ['all'],
+    subresources: ['status'], storageVersionHash: '8aSe+NMegvE=', generation: 'spec-or-annotations',
+  }),
   // Create-only and never stored: the server answers it from the token it reviews.
   builtin({ group: 'authentication.k8s.io', version: 'v1', plural: 'tokenreviews', kind: 'TokenReview', namespaced: false, verbs: ['create'] }),
-  builtin({ group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true, storageVersionHash: 'gqkMMb/YqFM=' }),
-  builtin({ group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true, storageVersionHash: 'Nx3SIv6I0mE=', generation: 'non-metadata' }),
+  // Create-only reviews the authorizer answers (access-review-handler.ts).
+  builtin({ group: 'authorization.k8s.io', version: 'v1', plural: 'selfsubjectaccessreviews', kind: 'SelfSubjectAccessReview', namespaced: false, verbs: ['create'] }),
+  builtin({ group: 'authorization.k8s.io', version: 'v1', plural: 'selfsubjectrulesreviews', kind: 'SelfSubjectRulesReview', namespaced: false, verbs: ['create'] }),
+  builtin({ group: 'authorization.k8s.io', version: 'v1', plural: 'subjectaccessreviews', kind: 'SubjectAccessReview', namespaced: false, verbs: ['create'] }),
+  // RBAC names are path segments (ValidateRBACName), e.g. "system:discovery".
+  builtin({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', kind: 'ClusterRoleBinding', namespaced: false, storageVersionHash: '48tpQ8gZHFc=', nameRule: 'path' }),
+  builtin({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', kind: 'ClusterRole', namespaced: false, storageVersionHash: 'bYE5ZWDrJ44=', nameRule: 'path' }),
+  builtin({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', kind: 'RoleBinding', namespaced: true, storageVersionHash: 'eGsCzGH6b1g=', nameRule: 'path' }),
+  builtin({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', kind: 'Role', namespaced: true, storageVersionHash: '7FuwZcIIItM=', nameRule: 'path' }),
   builtin({
     group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition', namespaced: false,
     shortNames: ['crd', 'crds'], categories: ['api-extensions'], subresources: ['status'], storageVersionHash: 'jfWCUB31mvA=', generation: 'spec',
   }),
+  builtin({ group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true, storageVersionHash: 'gqkMMb/YqFM=' }),
+  builtin({ group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true, storageVersionHash: 'Nx3SIv6I0mE=', generation: 'non-metadata' }),
 ];
 
 export interface GroupVersions {

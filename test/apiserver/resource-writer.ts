@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { KubeObject } from './kube-object.js';
 import { deepClone, isPlainObject, jsonEqual, kubeTimestamp } from './kube-object.js';
 import type { ResourceDescriptor } from './resource-registry.js';
+import type { UserInfo } from './authentication.js';
 import { storageKeyOf } from './resource-registry.js';
 import type { ObjectStore } from './store.js';
 import { statusErrors } from './status-errors.js';
@@ -18,6 +19,8 @@ import { bumpGeneration, mergeForUpdate } from './update-strategy.js';
 import { validateCrdSpec } from './crd-spec.js';
 import { validatePodUpdate } from './pod-update-rules.js';
 import { BuiltinFieldPruner } from './builtin-field-pruner.js';
+import { validateRbacObject, rbacGroup } from './rbac-validation.js';
+import { validateDaemonSet, validateDeployment } from './workload-validation.js';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
@@ -26,6 +29,13 @@ export interface WriteOptions {
   fieldValidation?: FieldValidation;
   /** Collects warnings for the client (the `Warning` header), e.g. dropped unknown fields. */
   warnings?: string[];
+  /** Who asks, for admission that depends on the user (RBAC escalation); unset for controllers. */
+  requester?: UserInfo;
+}
+
+/** A check of a write by a user, after defaults and before validation (e.g. RBAC escalation). */
+export interface WriteAdmission {
+  admit(d: ResourceDescriptor, obj: KubeObject, existing: KubeObject | undefined, user: UserInfo): void;
 }
 
 export interface UpdateOptions extends WriteOptions {
@@ -68,12 +78,18 @@ const serverOwnedMeta = ['uid', 'resourceVersion', 'creationTimestamp', 'deletio
 export class ResourceWriter {
   private readonly builtinPruner = new BuiltinFieldPruner();
   private readonly serviceIps: ServiceIpAdmission;
+  private readonly admissions: WriteAdmission[] = [];
 
   constructor(
     private readonly store: ObjectStore,
     clusterIps: ClusterIpAllocator,
   ) {
     this.serviceIps = new ServiceIpAdmission(clusterIps);
+  }
+
+  /** Adds a check every user's write passes (controllers' writes carry no requester and skip it). */
+  addAdmission(admission: WriteAdmission): void {
+    this.admissions.push(admission);
   }
 
   create(d: ResourceDescriptor, namespace: string | undefined, input: KubeObject, options: WriteOptions = {}): KubeObject {
@@ -92,6 +108,7 @@ export class ResourceWriter {
       prepared.metadata.finalizers = [...new Set([...(prepared.metadata.finalizers ?? []), crdCleanupFinalizer])];
       prepared.status = { conditions: [], acceptedNames: { plural: '', kind: '' }, storedVersions: [] };
     }
+    if (options.requester) for (const admission of this.admissions) admission.admit(d, prepared, undefined, options.requester);
     this.validate(d, prepared, undefined);
 
     const key = storageKeyOf(d);
@@ -128,6 +145,7 @@ export class ResourceWriter {
     let next = mergeForUpdate(d, existing, incoming, options.subresource);
     applyUpdateDefaults(d.kind, next);
     next = this.pruneUnknownFields(d, next, options);
+    if (options.requester) for (const admission of this.admissions) admission.admit(d, next, existing, options.requester);
     this.validate(d, next, existing);
     if (isCoreService(d)) this.serviceIps.keepOnUpdate(next, existing);
     bumpGeneration(d, next, existing);
@@ -254,7 +272,10 @@ export class ResourceWriter {
     if (d.custom) {
       causes = [...validateObjectMeta(obj, 'dns1123subdomain'), ...validateCustomResource(obj, d.custom.schema)];
     } else {
-      causes = validateBuiltin(d.kind, obj);
+      if (d.group === rbacGroup) causes = validateRbacObject(d.kind, obj, existing);
+      else if (d.group === 'apps' && d.kind === 'DaemonSet') causes = validateDaemonSet(obj, existing);
+      else if (d.group === 'apps' && d.kind === 'Deployment') causes = validateDeployment(obj, existing);
+      else causes = validateBuiltin(d.kind, obj);
       if (d.kind === 'CustomResourceDefinition') causes.push(...validateCrdSpec(obj, existing));
       if (d.kind === 'Pod' && d.group === '' && existing) causes.push(...validatePodUpdate(obj, existing));
     }

@@ -10,7 +10,8 @@ import { ensureServerTls } from './tls.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { RequestAuthenticator, StaticTokenAuthenticator } from './authentication.js';
 import type { TokenAuthenticator } from './authentication.js';
-import { AllowAllAuthorizer } from './authorization.js';
+import { RbacAuthorizer } from './rbac-authorizer.js';
+import { RbacEscalationGuard } from './rbac-escalation.js';
 import type { Authorizer } from './authorization.js';
 import { ResourceRegistry } from './resource-registry.js';
 import { ObjectStore } from './store.js';
@@ -36,7 +37,10 @@ export interface ApiServerOptions {
   token?: string;
   /** Authenticators tried after the admin token and service-account tokens. */
   extraAuthenticators?: TokenAuthenticator[];
-  /** Decides what authenticated users may do; default: everything (RBAC comes later). */
+  /**
+   * Decides what authenticated users may do; default: RBAC from the stored Roles, ClusterRoles and
+   * bindings, with `system:masters` (the admin token) allowed everything.
+   */
   authorizer?: Authorizer;
   /** More names/addresses for the serving certificate (e.g. an address a relay exposes). */
   extraSubjectAltNames?: string[];
@@ -113,11 +117,18 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     new ServiceAccountTokenAuthenticator(tokens),
     ...(options.extraAuthenticators ?? []),
   ]);
+  // RBAC by default, with its escalation prevention on writes of roles and bindings.
+  let authorizer = options.authorizer;
+  if (authorizer === undefined) {
+    const rbac = new RbacAuthorizer(store);
+    writer.addAdmission(new RbacEscalationGuard(rbac));
+    authorizer = rbac;
+  }
   let serverAddress = '';
   const handler = new RequestHandler(
     { store, registry, writer, watches, maxBodyBytes: options.maxBodyBytes ?? 3 * 1024 * 1024 },
     authenticator,
-    options.authorizer ?? new AllowAllAuthorizer(),
+    authorizer,
     new OpenApiDocuments(registry),
     () => serverAddress,
     log,

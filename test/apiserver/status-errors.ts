@@ -98,7 +98,8 @@ export const statusErrors = {
   },
   forbidden(ref: ResourceRef, name: string, why: string): ApiError {
     const subject = name === '' ? qualified(ref) : `${qualified(ref)} "${name}"`;
-    return new ApiError(403, 'Forbidden', `${subject} is forbidden: ${why}`, name === '' ? { kind: ref.plural, ...(ref.group ? { group: ref.group } : {}) } : details(ref, name));
+    // Go omits empty name and group; the key order is StatusDetails' field order (name, group, kind).
+    return new ApiError(403, 'Forbidden', `${subject} is forbidden: ${why}`, name === '' ? { ...(ref.group ? { group: ref.group } : {}), kind: ref.plural } : details(ref, name));
   },
   methodNotAllowed(): ApiError {
     return new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource', {});

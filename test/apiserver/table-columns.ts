@@ -64,7 +64,69 @@ function sliceEndpoints(slice: any): string {
   return addrs.length > 3 ? `${addrs.slice(0, 3).join(',')} + ${addrs.length - 3} more...` : addrs.join(',');
 }
 
+function formatLabels(labels: unknown): string {
+  const entries = Object.entries((labels && typeof labels === 'object' ? labels : {}) as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b));
+  return entries.length === 0 ? '<none>' : entries.map(([k, v]) => `${k}=${String(v)}`).join(',');
+}
+
+/** metav1.FormatLabelSelector: "app=web,tier in (a,b)". */
+function formatSelector(selector: any): string {
+  if (!selector || typeof selector !== 'object') return '<none>';
+  const parts = Object.entries(selector.matchLabels ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${String(v)}`);
+  for (const r of selector.matchExpressions ?? []) {
+    const op = String(r?.operator ?? '');
+    const values = (r?.values ?? []).join(',');
+    if (op === 'In') parts.push(`${r.key} in (${values})`);
+    else if (op === 'NotIn') parts.push(`${r.key} notin (${values})`);
+    else if (op === 'Exists') parts.push(String(r.key));
+    else if (op === 'DoesNotExist') parts.push(`!${r.key}`);
+  }
+  return parts.length === 0 ? '<none>' : parts.join(',');
+}
+
+const templateContainers = (o: any): any[] => o.spec?.template?.spec?.containers ?? [];
+const workloadWideColumns = [
+  col('Containers', (o) => templateContainers(o).map((c) => c?.name ?? '').join(','), { priority: 1, description: 'Names of each container in the template.' }),
+  col('Images', (o) => templateContainers(o).map((c) => c?.image ?? '').join(','), { priority: 1, description: 'Images referenced by each container in the template.' }),
+  col('Selector', (o) => formatSelector(o.spec?.selector), { priority: 1, description: 'Label selector for pods.' }),
+];
+
+function subjectsOf(binding: any, kind: string): string {
+  const subjects: any[] = Array.isArray(binding.subjects) ? binding.subjects : [];
+  return subjects.filter((s) => s?.kind === kind).map((s) => (kind === 'ServiceAccount' ? `${s.namespace ?? ''}/${s.name ?? ''}` : String(s?.name ?? ''))).join(', ');
+}
+
+const bindingColumns: Column[] = [
+  nameCol,
+  col('Role', (b) => `${b.roleRef?.kind ?? ''}/${b.roleRef?.name ?? ''}`, { description: 'RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace.' }),
+  ageCol,
+  col('Users', (b) => subjectsOf(b, 'User'), { priority: 1, description: 'Users in the roleBinding' }),
+  col('Groups', (b) => subjectsOf(b, 'Group'), { priority: 1, description: 'Groups in the roleBinding' }),
+  col('ServiceAccounts', (b) => subjectsOf(b, 'ServiceAccount'), { priority: 1, description: 'ServiceAccounts in the roleBinding' }),
+];
+
 const builtinColumns: Record<string, Column[]> = {
+  DaemonSet: [
+    nameCol,
+    col('Desired', (d) => d.status?.desiredNumberScheduled ?? 0, { type: 'integer', description: 'The total number of nodes that should be running the daemon pod.' }),
+    col('Current', (d) => d.status?.currentNumberScheduled ?? 0, { type: 'integer', description: 'The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.' }),
+    col('Ready', (d) => d.status?.numberReady ?? 0, { type: 'integer', description: 'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.' }),
+    col('Up-to-date', (d) => d.status?.updatedNumberScheduled ?? 0, { type: 'integer', description: 'The total number of nodes that are running updated daemon pod' }),
+    col('Available', (d) => d.status?.numberAvailable ?? 0, { type: 'integer', description: 'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available.' }),
+    col('Node Selector', (d) => formatLabels(d.spec?.template?.spec?.nodeSelector), { description: 'NodeSelector is a selector which must be true for the pod to fit on a node.' }),
+    ageCol,
+    ...workloadWideColumns,
+  ],
+  Deployment: [
+    nameCol,
+    col('Ready', (d) => `${d.status?.readyReplicas ?? 0}/${d.spec?.replicas ?? 0}`, { description: 'Number of the pod with ready state' }),
+    col('Up-to-date', (d) => d.status?.updatedReplicas ?? 0, { type: 'integer', description: 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.' }),
+    col('Available', (d) => d.status?.availableReplicas ?? 0, { type: 'integer', description: 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.' }),
+    ageCol,
+    ...workloadWideColumns,
+  ],
+  RoleBinding: bindingColumns,
+  ClusterRoleBinding: bindingColumns,
   Pod: [
     nameCol,
     col('Ready', podReady, { description: 'The aggregate readiness state of this pod for accepting traffic.' }),

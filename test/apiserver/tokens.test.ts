@@ -288,6 +288,20 @@ describe('service-account tokens (TokenRequest, TokenReview, bearer authenticati
 
   test('a token authenticates requests to the server as its service account; a wrong audience gets the real 401', async () => {
     const token = (await requestToken(sa, {})).json.status.token;
+    // Authenticated as the service account: RBAC names it in the 403 until a Role lets it read.
+    const denied = await apiRequest(server, 'GET', `/api/v1/namespaces/${ns}/serviceaccounts/${sa}`, { token });
+    assert.equal(denied.status, 403);
+    assert.equal(denied.json.message, `serviceaccounts "${sa}" is forbidden: User "system:serviceaccount:${ns}:${sa}" cannot get resource "serviceaccounts" in API group "" in the namespace "${ns}"`);
+    const rbac = '/apis/rbac.authorization.k8s.io/v1';
+    assert.equal((await apiRequest(server, 'POST', `${rbac}/namespaces/${ns}/roles`, {
+      body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'sa-reader' }, rules: [{ apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get'] }] },
+    })).status, 201);
+    assert.equal((await apiRequest(server, 'POST', `${rbac}/namespaces/${ns}/rolebindings`, {
+      body: {
+        apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'sa-reader' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'sa-reader' }, subjects: [{ kind: 'ServiceAccount', name: sa }],
+      },
+    })).status, 201);
     const list = await apiRequest(server, 'GET', `/api/v1/namespaces/${ns}/serviceaccounts/${sa}`, { token });
     assert.equal(list.status, 200);
     assert.equal(list.json.metadata.uid, saUid);

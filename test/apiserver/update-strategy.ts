@@ -54,6 +54,8 @@ export function bumpGeneration(d: ResourceDescriptor, next: KubeObject, existing
   let changed: boolean;
   if (d.generation === 'spec') {
     changed = !jsonEqual(next.spec, existing.spec);
+  } else if (d.generation === 'spec-or-annotations') {
+    changed = !jsonEqual(next.spec, existing.spec) || !jsonEqual(next.metadata.annotations ?? {}, existing.metadata.annotations ?? {});
   } else {
     const hasStatus = d.subresources.includes('status');
     const strip = (o: KubeObject): object => {

@@ -13,7 +13,7 @@ export function writeOptions(r: ResourceRequest): WriteOptions {
   if (fv !== null && fv !== '' && fv !== 'Strict' && fv !== 'Warn' && fv !== 'Ignore') {
     throw statusErrors.badRequest(`fieldValidation: Unsupported value: "${fv}": supported values: "Ignore", "Strict", "Warn"`);
   }
-  return { dryRun: dryRun.length > 0, fieldValidation: (fv || undefined) as FieldValidation | undefined };
+  return { dryRun: dryRun.length > 0, fieldValidation: (fv || undefined) as FieldValidation | undefined, requester: r.user };
 }
 
 const objectMediaTypes = ['application/json', 'application/yaml', 'application/x-yaml', 'text/yaml', 'application/vnd.kubernetes.protobuf', ''];
