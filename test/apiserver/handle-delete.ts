@@ -7,6 +7,8 @@ import { isPlainObject } from './kube-object.js';
 import { sendJson } from './http-io.js';
 import { statusErrors, successStatus } from './status-errors.js';
 import { decodeBody, mediaTypeOf, readBody } from './request-body.js';
+import { protobufMediaType } from './kube-protobuf.js';
+import { decodeProtobufBody } from './write-params.js';
 import type { DeleteOptions } from './resource-writer.js';
 import { parseSelectors } from './list-query.js';
 import { presentObject } from './handle-read.js';
@@ -21,7 +23,8 @@ async function deleteOptions(parts: ServerParts, r: ResourceRequest): Promise<Re
   const body = await readBody(r.req, parts.maxBodyBytes);
   let opts: Record<string, any> = {};
   if (body.toString('utf8').trim() !== '') {
-    const decoded = decodeBody(body, mediaTypeOf(r.req), 'DeleteOptions');
+    const mediaType = mediaTypeOf(r.req);
+    const decoded = mediaType === protobufMediaType ? decodeProtobufBody(body, 'DeleteOptions') : decodeBody(body, mediaType, 'DeleteOptions');
     if (!isPlainObject(decoded)) throw statusErrors.badRequest('the body of a delete must be a DeleteOptions object');
     opts = decoded;
   }

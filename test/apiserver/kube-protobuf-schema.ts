@@ -1,6 +1,7 @@
 // Field numbers of the Kubernetes protobuf messages (k8s.io/api generated.proto) that kubectl's
 // generators send: `kubectl create namespace|configmap|secret|serviceaccount|service`,
-// `kubectl run`, `kubectl create role|clusterrole|rolebinding|clusterrolebinding`, `kubectl auth can-i`. A field missing here makes the decoder refuse the body with a clear 415, so
+// `kubectl run`, `kubectl create role|clusterrole|rolebinding|clusterrolebinding`, `kubectl auth can-i`,
+// and the DeleteOptions helm sends. A field missing here makes the decoder refuse the body with a clear 415, so
 // the client can be pointed at JSON instead of the server silently dropping data.
 
 export type ScalarType = 'string' | 'bytes' | 'bool' | 'int' | 'time' | 'quantity' | 'intOrString';
@@ -33,6 +34,8 @@ export const kubeMessages: Record<string, MessageDef> = {
   },
   OwnerReference: { 5: s('apiVersion'), 1: s('kind'), 3: s('name'), 4: s('uid'), 6: b('controller', true), 7: b('blockOwnerDeletion', true) },
   ManagedFieldsEntry: { 1: s('manager'), 2: s('operation'), 3: s('apiVersion'), 4: { name: 'time', type: 'time' }, 6: s('fieldsType'), 8: s('subresource') },
+  DeleteOptions: { 1: i('gracePeriodSeconds', true), 2: m('preconditions', 'Preconditions'), 3: b('orphanDependents', true), 4: s('propagationPolicy'), 5: rs('dryRun') },
+  Preconditions: { 1: s('uid'), 2: s('resourceVersion') },
   // k8s.io/api/core/v1
   Namespace: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'NamespaceSpec'), 3: m('status', 'NamespaceStatus') },
   NamespaceSpec: { 1: rs('finalizers') },
@@ -113,6 +116,8 @@ export const messageForKind: Record<string, string> = {
   Pod: 'Pod',
   TokenRequest: 'TokenRequest',
   TokenReview: 'TokenReview',
+  // helm sends the DeleteOptions of a delete in protobuf when it purges its release Secrets.
+  DeleteOptions: 'DeleteOptions',
   SelfSubjectAccessReview: 'SelfSubjectAccessReview',
   SubjectAccessReview: 'SubjectAccessReview',
   SelfSubjectRulesReview: 'SelfSubjectRulesReview',

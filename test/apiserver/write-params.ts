@@ -30,7 +30,8 @@ export async function readObjectBody(parts: ServerParts, r: ResourceRequest, exp
   return decodeBody(body, mediaType, expectedKind);
 }
 
-function decodeProtobufBody(body: Buffer, expectedKind: string): unknown {
+/** A protobuf body (kubectl's generators, helm's DeleteOptions) as the JSON object it stands for. */
+export function decodeProtobufBody(body: Buffer, expectedKind: string): unknown {
   try {
     return decodeKubeProtobuf(body).object;
   } catch (err) {
