@@ -1,4 +1,4 @@
-// The one-node bed a benchmark run uses, driven as a user drives it: the bed CLI with the run's
+// The bed a benchmark run uses (one or two nodes), driven as a user drives it: the bed CLI with the run's
 // own --state directory, kubectl with the bed's kubeconfig, commands run inside pods (`bed exec`).
 // Every child process honours the run's AbortSignal, so Ctrl-C stops a round at once; `down`
 // itself runs in its own process group so a second Ctrl-C cannot interrupt the cleanup.
@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 import type { BedStatus } from '../bed/commands/status.js';
 import { parsePrometheusText, type Sample } from '../../agent/src/cli/prometheus-text.js';
+import type { OutboundTunnels } from './mesh-counters.js';
 
 const bedMain = fileURLToPath(new URL('../bed/main.js', import.meta.url));
 
@@ -52,6 +53,11 @@ function okOrThrow(what: string, result: CommandResult): string {
   return result.stdout;
 }
 
+export interface AgentIdentities {
+  certificates: { identity: string; serialNumber: string; notAfter: string }[];
+  outboundTunnels: OutboundTunnels | null;
+}
+
 export class BenchBed {
   private constructor(
     private readonly dir: TempDir,
@@ -79,8 +85,8 @@ export class BenchBed {
     return okOrThrow(`bed ${args.join(' ')}`, await this.bed(args, timeoutMs));
   }
 
-  async up(): Promise<void> {
-    await this.bedOk(['up', '--nodes', '1'], 240_000);
+  async up(nodes: number): Promise<void> {
+    await this.bedOk(['up', '--nodes', String(nodes)], 240_000);
   }
 
   /**
@@ -116,5 +122,19 @@ export class BenchBed {
   async metrics(node: { name: string; ip: string }): Promise<Sample[]> {
     const result = await this.execOnNode(node.name, ['curl', '-sf', '-m', '10', `http://${node.ip}:15020/metrics`]);
     return parsePrometheusText(okOrThrow(`scraping ${node.name}'s agent metrics`, result));
+  }
+
+  /**
+   * The agent's /debug/identities: its workload certificates and its HBONE connector's session
+   * counts. Debug endpoints answer on loopback only, so this asks 127.0.0.1 inside the node.
+   */
+  async identities(node: { name: string }): Promise<AgentIdentities> {
+    const result = await this.execOnNode(node.name, ['curl', '-sf', '-m', '10', 'http://127.0.0.1:15020/debug/identities']);
+    const text = okOrThrow(`reading ${node.name}'s /debug/identities`, result);
+    const parsed = JSON.parse(text) as Partial<AgentIdentities>;
+    if (!Array.isArray(parsed.certificates) || parsed.outboundTunnels === undefined) {
+      throw new Error(`${node.name}'s /debug/identities lacks certificates or outboundTunnels: ${text.slice(0, 300)}`);
+    }
+    return parsed as AgentIdentities;
   }
 }

@@ -1,13 +1,25 @@
-// One benchmark round: wrk in a client pod for a fixed time against one path, with the CPU the
-// node agent (the proxy) and the server pod used meanwhile, and how many requests the proxy
-// counted - so every round proves which path it measured.
+// One benchmark round: wrk in a client pod for a fixed time against one path, with the CPU both
+// node agents (the client node's proxy, the server node's HBONE server) and the server pod used
+// meanwhile, the TCP connections opened on both ends, and the agents' counters - so every round
+// proves which path it measured (round-checks.ts).
 import { loadavg } from 'node:os';
-import { processCpu, cgroupCpuSeconds } from './process-cpu.js';
+import { processCpu, cgroupCpuSeconds, type ProcessCpu } from './process-cpu.js';
+import { tcpOpens } from './tcp-opens.js';
 import { parseWrkReport, requestsPerSecond, wrkCommand, type WrkLoad, type WrkReport } from './wrk-report.js';
-import { proxyCounters, type BenchPath, type BenchTargets } from './bench-workloads.js';
+import { readMeshCounters, type BenchNode, type BenchPath, type BenchTargets } from './bench-workloads.js';
+import type { MeshCounters } from './mesh-counters.js';
+import { roundProblem } from './round-checks.js';
 import type { BenchBed } from './bench-bed.js';
 
-export type RoundPhase = 'warmup' | 'load' | 'low-load';
+export type RoundPhase = 'warmup' | 'load' | 'low-load' | 'new-connections';
+
+export interface AgentCpu {
+  node: string;
+  /** utime+stime of the agent process during the wrk run. */
+  cpuSeconds: number;
+  /** The part of cpuSeconds spent in the kernel (syscalls and the network stack work they drive). */
+  systemCpuSeconds: number;
+}
 
 export interface RoundRecord {
   phase: RoundPhase;
@@ -16,54 +28,83 @@ export interface RoundRecord {
   load: WrkLoad;
   wrk: WrkReport;
   requestsPerSecond: number;
-  /** utime+stime of the agent process during the wrk run. */
-  agentCpuSeconds: number;
-  /** The part of agentCpuSeconds spent in the kernel (syscalls, and the network stack work they drive). */
-  agentSystemCpuSeconds: number;
+  /** The agent of the node running the wrk clients (the meshed path's proxy and HBONE client). */
+  clientAgent: AgentCpu;
+  /** The agent of the server's node (its HBONE server); null when that is the client node's. */
+  serverAgent: AgentCpu | null;
   /** CPU of the server pod's cgroup during the wrk run. */
   serverCpuSeconds: number;
-  /** weft_requests_total delta over the round (0 on the direct path). */
+  /** TCP connect()s in the client pod during the round (one per request with Connection: close). */
+  clientConnectsOpened: number;
+  /** TCP connections the server pod accepted during the round (few on the meshed path: pooled upstreams). */
+  serverConnectionsAccepted: number;
+  /** weft_requests_total{reporter="source"} delta over the round (0 on the direct path). */
   proxyRequestsCounted: number;
+  /** Client connections the proxy accepted over the round (0 on the direct path). */
+  proxyConnectionsCounted: number;
+  /** Tunnelled connections the server node's HBONE server opened during the round (0 on the direct path). */
+  tunnelledConnectionsOpened: number;
+  /** TLS sessions (handshakes) the client node's HBONE connector opened during the round; null without one. */
+  tunnelHandshakes: number | null;
+  /** Meshed rounds, once their tunnelled connections ended: what the HBONE server carried. */
+  hbone: { tunnelledConnections: number; bytesBack: number } | null;
   loadAverage1mAtStart: number;
 }
 
-export async function runRound(bed: BenchBed, targets: BenchTargets, path: BenchPath, load: WrkLoad, phase: RoundPhase, round: number): Promise<RoundRecord> {
+function cpuDelta(node: BenchNode, before: ProcessCpu, after: ProcessCpu): AgentCpu {
+  return {
+    node: node.name,
+    cpuSeconds: after.userSeconds + after.systemSeconds - before.userSeconds - before.systemSeconds,
+    systemCpuSeconds: after.systemSeconds - before.systemSeconds,
+  };
+}
+
+/** Runs one round; `countersBefore` is a reading of the agents' counters taken just before. */
+export async function runRound(
+  bed: BenchBed, targets: BenchTargets, path: BenchPath, load: WrkLoad, phase: RoundPhase, round: number, countersBefore: MeshCounters,
+): Promise<RoundRecord> {
   const loadAverage1mAtStart = loadavg()[0]!;
-  // Scrapes cost the agent CPU too, so they stay outside the CPU window around wrk.
-  const countersBefore = await proxyCounters(bed, targets);
-  const agentBefore = processCpu(targets.agentPid);
+  const separateServerNode = targets.serverNode.agentPid !== targets.clientNode.agentPid;
+  // Scrapes cost the agents CPU too, so they stay outside the CPU window around wrk.
+  const clientAgentBefore = processCpu(targets.clientNode.agentPid);
+  const serverAgentBefore = separateServerNode ? processCpu(targets.serverNode.agentPid) : null;
   const serverBefore = cgroupCpuSeconds(targets.serverCgroup);
+  const clientOpensBefore = tcpOpens(path.pid);
+  const serverOpensBefore = tcpOpens(targets.serverPid);
   const result = await bed.exec(path.pod, path.namespace, wrkCommand(path.url, load), (load.durationSeconds + 60) * 1000);
-  const agentAfter = processCpu(targets.agentPid);
+  const clientAgentAfter = processCpu(targets.clientNode.agentPid);
+  const serverAgentAfter = separateServerNode ? processCpu(targets.serverNode.agentPid) : null;
   const serverAfter = cgroupCpuSeconds(targets.serverCgroup);
-  const countersAfter = await proxyCounters(bed, targets);
+  const clientOpensAfter = tcpOpens(path.pid);
+  const serverOpensAfter = tcpOpens(targets.serverPid);
+  const countersAfter = await readMeshCounters(bed, targets);
   if (result.code !== 0) throw new Error(`wrk in ${path.namespace}/${path.pod} exited ${result.code}: ${result.stderr.trim()}\n${result.stdout}`);
   const wrk = parseWrkReport(result.stdout);
 
+  const before = countersBefore;
+  const after = countersAfter;
   const record: RoundRecord = {
     phase, path: path.name, round, load, wrk,
     requestsPerSecond: requestsPerSecond(wrk),
-    agentCpuSeconds: agentAfter.userSeconds + agentAfter.systemSeconds - agentBefore.userSeconds - agentBefore.systemSeconds,
-    agentSystemCpuSeconds: agentAfter.systemSeconds - agentBefore.systemSeconds,
+    clientAgent: cpuDelta(targets.clientNode, clientAgentBefore, clientAgentAfter),
+    serverAgent: serverAgentBefore && serverAgentAfter ? cpuDelta(targets.serverNode, serverAgentBefore, serverAgentAfter) : null,
     serverCpuSeconds: serverAfter - serverBefore,
-    proxyRequestsCounted: countersAfter.requests - countersBefore.requests,
+    clientConnectsOpened: clientOpensAfter.activeOpens - clientOpensBefore.activeOpens,
+    serverConnectionsAccepted: serverOpensAfter.passiveOpens - serverOpensBefore.passiveOpens,
+    proxyRequestsCounted: after.proxyRequests - before.proxyRequests,
+    proxyConnectionsCounted: after.proxyConnections - before.proxyConnections,
+    tunnelledConnectionsOpened: after.tunnelledOpened - before.tunnelledOpened,
+    tunnelHandshakes: after.tunnelSessionsOpened === null || before.tunnelSessionsOpened === null
+      ? null : after.tunnelSessionsOpened - before.tunnelSessionsOpened,
+    hbone: null,
     loadAverage1mAtStart,
   };
-  checkRound(record, path);
-  const agentNow = (await bed.status()).nodes.find((n) => n.name === targets.node.name)?.agentPid;
-  if (agentNow !== targets.agentPid) throw new Error(`the agent restarted during a ${path.name} round (pid ${targets.agentPid} -> ${agentNow}); its figures are void`);
+  const problem = roundProblem(record);
+  if (problem !== null) throw new Error(problem);
+  const nodesNow = (await bed.status()).nodes;
+  for (const node of [targets.clientNode, targets.serverNode]) {
+    const pidNow = nodesNow.find((n) => n.name === node.name)?.agentPid;
+    if (pidNow !== node.agentPid) throw new Error(`${node.name}'s agent restarted during a ${path.name} round (pid ${node.agentPid} -> ${pidNow}); its figures are void`);
+  }
   return record;
-}
-
-function checkRound(record: RoundRecord, path: BenchPath): void {
-  const what = `${record.phase} round ${record.round} (${path.name}, -c${record.load.connections})`;
-  if (record.wrk.requests === 0) throw new Error(`${what}: wrk completed no request against ${path.url}`);
-  if (record.wrk.errors.status > 0) throw new Error(`${what}: ${record.wrk.errors.status} responses were not 2xx/3xx`);
-  if (path.name === 'direct' && record.proxyRequestsCounted !== 0) {
-    throw new Error(`${what}: the proxy counted ${record.proxyRequestsCounted} requests on the direct path`);
-  }
-  // wrk counts responses it read; the proxy may also have finished a few that were in flight when wrk stopped.
-  if (path.name === 'meshed' && record.proxyRequestsCounted < record.wrk.requests) {
-    throw new Error(`${what}: wrk completed ${record.wrk.requests} requests but the proxy counted only ${record.proxyRequestsCounted}: not all went through it`);
-  }
 }

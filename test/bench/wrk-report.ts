@@ -11,6 +11,12 @@ export interface WrkLoad {
   connections: number;
   threads: number;
   durationSeconds: number;
+  /**
+   * Sends "Connection: close" on every request: the server (or the proxy) answers and closes, and
+   * wrk opens a new TCP connection for the next request, so the round's rate is a rate of new
+   * connections.
+   */
+  newConnections?: boolean;
 }
 
 export interface WrkReport {
@@ -23,7 +29,8 @@ export interface WrkReport {
 
 export function wrkCommand(url: string, load: WrkLoad): string[] {
   // wrk's default 2 s timeout would hide a stalled proxy as "timeouts"; keep it and report them.
-  return ['wrk', `-t${load.threads}`, `-c${load.connections}`, `-d${load.durationSeconds}s`, '--latency', '-s', WRK_SCRIPT, url];
+  const close = load.newConnections === true ? ['-H', 'Connection: close'] : [];
+  return ['wrk', `-t${load.threads}`, `-c${load.connections}`, `-d${load.durationSeconds}s`, ...close, '--latency', '-s', WRK_SCRIPT, url];
 }
 
 export function requestsPerSecond(report: WrkReport): number {
