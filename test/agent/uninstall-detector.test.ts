@@ -1,0 +1,139 @@
+// The agent's exit decision against the in-repo API server: redirection is removed only when the
+// agent's DaemonSet is being deleted (uninstall), never on a restart or an upgrade, and never
+// when the agent cannot tell.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AppsV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { startApiServer, type ApiServerHandle } from '../apiserver/server.js';
+import { UninstallDetector } from '../../agent/src/k8s/uninstall-detector.js';
+import { makeTempDir, type TempDir } from '../support/temp-dir.js';
+import { uniqueName } from '../support/unique-name.js';
+import { waitFor } from '../support/wait-for.js';
+
+const log = pino({ level: process.env.WEFT_TEST_LOG ?? 'silent' });
+const labels = { app: 'weft-agent' };
+
+describe('UninstallDetector', () => {
+  let stateDir: TempDir;
+  let server: ApiServerHandle;
+  let admin: KubeConfig;
+  const detectors: UninstallDetector[] = [];
+
+  before(async () => {
+    stateDir = await makeTempDir('uninstall-detector');
+    server = await startApiServer({ stateDir: stateDir.path });
+    admin = new KubeConfig();
+    admin.loadFromFile(server.kubeconfigPath);
+  });
+
+  after(async () => {
+    await Promise.all(detectors.map((d) => d.stop()));
+    await server?.close();
+    await stateDir?.remove();
+  });
+
+  /** A namespace with a DaemonSet and one agent pod it owns (as the DaemonSet controller makes it). */
+  async function install(options: { owned?: boolean } = {}): Promise<{ namespace: string; pod: string; daemonSet: string }> {
+    const namespace = uniqueName('weft-system');
+    const core = admin.makeApiClient(CoreV1Api);
+    const apps = admin.makeApiClient(AppsV1Api);
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    const daemonSet = await apps.createNamespacedDaemonSet({
+      namespace,
+      body: {
+        metadata: { name: 'weft-agent' },
+        spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'agent', image: 'weft' }] } } },
+      },
+    });
+    const pod = `weft-agent-${uniqueName('p').slice(-5)}`;
+    await core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: {
+          name: pod,
+          labels,
+          ownerReferences: options.owned === false ? [] : [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'weft-agent', uid: daemonSet.metadata!.uid!, controller: true }],
+        },
+        spec: { nodeName: 'node-1', containers: [{ name: 'agent', image: 'weft' }] },
+      },
+    });
+    return { namespace, pod, daemonSet: 'weft-agent' };
+  }
+
+  async function detectorFor(kubeConfig: KubeConfig, namespace: string, pod: string): Promise<UninstallDetector> {
+    const detector = new UninstallDetector(kubeConfig, { namespace, name: pod }, log);
+    detectors.push(detector);
+    await detector.start();
+    return detector;
+  }
+
+  test('a restart or upgrade (the DaemonSet stays) keeps redirection; deleting the DaemonSet is an uninstall', async () => {
+    const { namespace, pod, daemonSet } = await install();
+    const detector = await detectorFor(admin, namespace, pod);
+    assert.equal(await detector.uninstalling(), false, 'the DaemonSet exists: a restart');
+    const apps = admin.makeApiClient(AppsV1Api);
+    await apps.patchNamespacedDaemonSet({ namespace, name: daemonSet, body: [{ op: 'add', path: '/spec/template/metadata/annotations', value: { 'weft.io/restartedAt': 'now' } }] });
+    assert.equal(await detector.uninstalling(), false, 'a changed template (an upgrade) is no uninstall');
+    await apps.deleteNamespacedDaemonSet({ namespace, name: daemonSet });
+    await waitFor(() => detector.uninstalling(), { timeoutMs: 10_000, what: 'the deletion seen' });
+  });
+
+  test('a DaemonSet deleted before the watch saw it is found gone by the exit check (404)', async () => {
+    const { namespace, pod, daemonSet } = await install();
+    const detector = new UninstallDetector(admin, { namespace, name: pod }, log);
+    detectors.push(detector);
+    await detector.start();
+    await detector.stop(); // no watch any more: only the GET at exit can tell
+    await admin.makeApiClient(AppsV1Api).deleteNamespacedDaemonSet({ namespace, name: daemonSet });
+    assert.equal(await detector.uninstalling(), true);
+  });
+
+  test('a pod without a DaemonSet owner never removes redirection', async () => {
+    const { namespace, pod, daemonSet } = await install({ owned: false });
+    const detector = await detectorFor(admin, namespace, pod);
+    await admin.makeApiClient(AppsV1Api).deleteNamespacedDaemonSet({ namespace, name: daemonSet });
+    assert.equal(await detector.uninstalling(), false);
+  });
+
+  test('with the agent\'s own token: RBAC removed after it worked means uninstall; never granted means keep', async () => {
+    const { namespace, pod } = await install();
+    const core = admin.makeApiClient(CoreV1Api);
+    const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'weft-agent' } } });
+    await rbac.createNamespacedRole({
+      namespace,
+      body: {
+        metadata: { name: 'weft-agent' },
+        rules: [
+          { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
+          { apiGroups: ['apps'], resources: ['daemonsets'], resourceNames: ['weft-agent'], verbs: ['get', 'list', 'watch'] },
+        ],
+      },
+    });
+    const binding = {
+      metadata: { name: 'weft-agent' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'weft-agent' },
+      subjects: [{ kind: 'ServiceAccount', name: 'weft-agent', namespace }],
+    };
+    const token = (await core.createNamespacedServiceAccountToken({ namespace, name: 'weft-agent', body: { spec: { audiences: [] } } })).status!.token;
+    const agentConfig = new KubeConfig();
+    agentConfig.loadFromOptions({
+      clusters: [{ name: 'c', server: server.url, caData: Buffer.from(server.caCertPem).toString('base64') }],
+      users: [{ name: 'agent', token }],
+      contexts: [{ name: 'c', cluster: 'c', user: 'agent' }],
+      currentContext: 'c',
+    });
+
+    // Never allowed to read its DaemonSet: a 403 then says nothing about an uninstall.
+    const blind = await detectorFor(agentConfig, namespace, pod);
+    assert.equal(await blind.uninstalling(), false, 'no RBAC at all: keep');
+
+    await rbac.createNamespacedRoleBinding({ namespace, body: binding });
+    const detector = await detectorFor(agentConfig, namespace, pod);
+    assert.equal(await detector.uninstalling(), false, 'installed: keep');
+    await rbac.deleteNamespacedRoleBinding({ namespace, name: 'weft-agent' }); // helm removes RBAC in the same uninstall
+    await detector.stop(); // as if the watch had not delivered anything since
+    assert.equal(await detector.uninstalling(), true, 'the binding it had is gone: uninstall');
+  });
+});
