@@ -33,8 +33,13 @@ bpf/build/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/include/*.h)
 dist: build
 	./scripts/stage-dist.sh
 
+# The end-to-end tests once more on beds that install charts/weft (bed up --from-chart), so a
+# missing RBAC rule, a wrong flag or a wrong mount in the chart fails CI.
+CHART_E2E_FILES = dist/test/e2e/first-path.test.js dist/test/e2e/mtls.test.js dist/test/e2e/mtls-rotation.test.js dist/test/e2e/strict-mtls.test.js
+
 test: build dist
 	node --test $(NODE_TEST_FLAGS) $(TEST_FILES)
+	WEFT_E2E_BED_MODE=chart node --test $(NODE_TEST_FLAGS) $(CHART_E2E_FILES)
 
 demo: build
 	./scripts/demo.sh

@@ -1,13 +1,14 @@
 // CLI: node dist/test/apiserver/main.js --state DIR [--listen HOST:PORT] [--service-cidr CIDR]
-// [--watch-window N]. Writes DIR/apiserver.json once listening, prints it on stdout, and exits
-// 0 on SIGTERM/SIGINT.
+// [--watch-window N] [--extra-san ADDR ...]. Writes DIR/apiserver.json once listening, prints it
+// on stdout, and exits 0 on SIGTERM/SIGINT. --extra-san adds names/addresses to the serving
+// certificate (the bed adds its node IPs, where pods reach the API server through a relay).
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startApiServer } from './server.js';
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: main.js --state DIR [--listen HOST:PORT] [--service-cidr CIDR] [--watch-window N]\n`);
+  process.stderr.write(`${message}\nusage: main.js --state DIR [--listen HOST:PORT] [--service-cidr CIDR] [--watch-window N] [--extra-san ADDR ...]\n`);
   process.exit(2);
 }
 
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
         listen: { type: 'string' },
         'service-cidr': { type: 'string' },
         'watch-window': { type: 'string' },
+        'extra-san': { type: 'string', multiple: true },
       },
       strict: true,
     }));
@@ -41,7 +43,14 @@ async function main(): Promise<void> {
     if (!Number.isInteger(watchWindow) || watchWindow < 0) usage(`--watch-window must be a non-negative integer, got "${values['watch-window']}"`);
   }
   const stateDir = resolve(values.state);
-  const server = await startApiServer({ stateDir, host, port, serviceCIDR: values['service-cidr'], watchWindow });
+  const server = await startApiServer({
+    stateDir,
+    host,
+    port,
+    serviceCIDR: values['service-cidr'],
+    watchWindow,
+    extraSubjectAltNames: values['extra-san'] ?? [],
+  });
   const info = { url: server.url, port: server.port, kubeconfig: server.kubeconfigPath, pid: process.pid };
   await writeFile(join(stateDir, 'apiserver.json'), `${JSON.stringify(info)}\n`);
   process.stdout.write(`${JSON.stringify(info)}\n`);

@@ -1,5 +1,5 @@
-// Starts the in-repo API server (dist/test/apiserver/main.js) as a child process of the daemon
-// and waits for the apiserver.json it writes once listening (see contracts.md).
+// Starts the in-repo API server (its CLI, with the node IPs as extra certificate names) as a child process of the daemon and waits for the apiserver.json it writes once
+// listening (see contracts.md).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -23,11 +23,12 @@ export interface ApiServerProcess {
   info: ApiServerInfo;
 }
 
-export async function startApiServerProcess(stateDir: string, logFile: string): Promise<ApiServerProcess> {
+/** `extraSans`: addresses besides 127.0.0.1/localhost the serving certificate names (node IPs). */
+export async function startApiServerProcess(stateDir: string, logFile: string, extraSans: string[] = []): Promise<ApiServerProcess> {
   await mkdir(stateDir, { recursive: true });
   const infoFile = join(stateDir, 'apiserver.json');
   const logFd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [apiserverMain, '--state', stateDir, '--listen', '127.0.0.1:0'], {
+  const child = spawn(process.execPath, [apiserverMain, '--state', stateDir, '--listen', '127.0.0.1:0', ...extraSans.flatMap((san) => ['--extra-san', san])], {
     stdio: ['ignore', logFd, logFd],
   });
   closeSync(logFd);

@@ -24,6 +24,8 @@ export const COMMAND_FLAGS: Record<string, Record<string, FlagSpec>> = {
     'no-agent': { kind: 'boolean' },
     'no-ca': { kind: 'boolean' },
     'cert-ttl': { kind: 'string' },
+    'from-chart': { kind: 'boolean' },
+    values: { kind: 'string' },
   },
   run: {
     namespace: { kind: 'string', aliases: ['n'] },
@@ -122,6 +124,7 @@ export function positionals(parsed: ParsedCommandLine, names: string[]): string[
 
 export const USAGE = `usage: npm run bed -- <command> [--state DIR] ...
   up [--nodes N] [--kubeconfig FILE] [--no-controllers] [--no-agent] [--no-ca] [--cert-ttl DURATION]
+  up [--nodes N] --from-chart [--values FILE]   (the Weft chart's DaemonSet and Deployment run the agents and CA)
   run NAME [-n NS] --node NODE [--labels k=v,...] [--service-account SA] [--port P ...] [--timeout S] -- CMD ...
   exec NAME [-n NS] -- CMD ...        (or: exec --node NODE -- CMD ...)
   delete NAME [-n NS] [--timeout S]

@@ -1,14 +1,15 @@
 // The bed daemon: owns a running bed. It starts (or adopts) the API server, builds the node
 // network, cgroup subtrees and bpffs dirs, relays the API into every node namespace, registers the
 // Node objects and the weft-system objects, and runs the kubelet, the controllers, the Weft CA
-// (on node-1) and the node agents with their CA tokens. It
-// exits on SIGTERM, leaving namespaces and cgroups for `down` to remove, so that one place knows
+// (on node-1) and the node agents with their CA tokens - or, with `up --from-chart`, installs the
+// Weft Helm chart instead and lets its DaemonSet and Deployment run through the workload
+// controller and the kubelet, as on a real cluster. It exits on SIGTERM, leaving namespaces and cgroups for `down` to remove, so that one place knows
 // how to clean up - including after a crash.
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { bedPaths, type BedPaths } from './bed-paths.js';
 import { bedPrefix, bedSystemCgroup } from './bed-naming.js';
 import { writeJsonAtomic, type BedRecord, type NodeRecord } from './bed-state.js';
@@ -30,6 +31,8 @@ import { AgentCaTokens, agentCaTokenFile } from './agent-ca-token.js';
 import { isNotFound } from './kube-client.js';
 import { EndpointSliceController } from './controllers/endpointslice-controller.js';
 import { BedKubeProxy } from './kube-proxy/bed-kube-proxy.js';
+import { WorkloadController } from './controllers/workload-controller.js';
+import { installChart, RELEASE_NAMESPACE, type RenderedObject } from './chart-install.js';
 import type { BedLog } from './bed-log.js';
 
 export interface DaemonOptions {
@@ -41,7 +44,15 @@ export interface DaemonOptions {
   ca: boolean;
   /** Workload certificate lifetime (`up --cert-ttl`), already validated. */
   certTtl: string;
+  /** `up --from-chart [--values FILE]`: install charts/weft instead of the supervised agents and CA. */
+  fromChart: { valuesFile: string | null } | null;
 }
+
+/** The chart's workloads (chart-contract.md): whose container pids `status` reports. */
+const CHART_AGENT = { kind: 'DaemonSet', name: 'weft-agent', container: 'agent' };
+const CHART_CA = { kind: 'Deployment', name: 'weft-ca', container: 'ca' };
+/** Rendering, CA start-up and every agent's first sync on a loaded 2-core machine. */
+const CHART_READY_TIMEOUT_MS = 180_000;
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 /** The agent's admin port (/readyz), as the chart's readiness probe uses it. */
@@ -58,6 +69,9 @@ export class BedDaemon {
   private readonly helpers = new Map<string, NodeHelper>();
   private readonly agents = new Map<string, AgentSupervisor>();
   private readonly agentPids = new Map<string, number | null>();
+  /** With --from-chart: the uid of the agent pod whose pid agentPids holds, per node. */
+  private readonly agentPodOfNode = new Map<string, string>();
+  private caPodUid = '';
   private apiserver: ChildProcess | null = null;
   private relay: Server | null = null;
   private leaseKeeper: NodeLeaseKeeper | null = null;
@@ -69,6 +83,7 @@ export class BedDaemon {
   private meshPods: MeshSystemPods | null = null;
   private caTokens: AgentCaTokens | null = null;
   private core: CoreV1Api | null = null;
+  private workloads: WorkloadController | null = null;
   private record: BedRecord;
 
   constructor(private readonly options: DaemonOptions, private readonly log: BedLog) {
@@ -87,7 +102,9 @@ export class BedDaemon {
       kubeconfig: this.paths.kubeconfig,
       controllers: options.controllers,
       agent: options.agent,
-      ca: options.ca ? { pid: null, address: caAddress(this.caNode), node: this.caNode.name } : null,
+      ca: options.fromChart
+        ? { pid: null, address: `weft-ca.${RELEASE_NAMESPACE}.svc:${CA_PORT}`, node: '' }
+        : options.ca ? { pid: null, address: caAddress(this.caNode), node: this.caNode.name } : null,
       certTtl: options.certTtl,
       nodes: this.nodes.map((node) => ({ ...node, helperPid: null, agentPid: null })),
       startedAt: new Date().toISOString(),
@@ -114,6 +131,8 @@ export class BedDaemon {
         netns: node.netns,
         relayPort,
         relaySocket: this.paths.relaySocket,
+        // Pods in their own namespaces reach the API server at <node IP>:<relay port>.
+        relayHosts: [node.ip],
         logFile: join(this.paths.logsDir, `helper-${node.name}.log`),
         log: this.log,
       });
@@ -137,6 +156,10 @@ export class BedDaemon {
       helpers: this.helpers,
       podsDir: this.paths.podsDir,
       podLogsDir: this.paths.podLogsDir,
+      volumesDir: join(this.paths.runDir, 'kubelet'),
+      apiCaPem: await this.apiCaPem(kubeConfig),
+      apiRelayPort: relayPort,
+      onContainerProcess: (pod, container, pid) => this.onContainerProcess(pod, container, pid),
       log: this.log,
     });
     await this.kubelet.start();
@@ -149,8 +172,12 @@ export class BedDaemon {
       this.kubeProxy = new BedKubeProxy({ kubeConfig, nodes: this.nodes, log: this.log });
       await this.kubeProxy.start();
     }
-    await this.startMeshSystem(core);
-    await this.startAgents();
+    if (this.options.fromChart) {
+      await this.installChart(kubeConfig, this.options.fromChart.valuesFile);
+    } else {
+      await this.startMeshSystem(core);
+      await this.startAgents();
+    }
     this.record.phase = 'ready';
     await this.saveRecord();
     this.log('bed ready', { nodes: this.nodes.length, kubeconfig: this.paths.kubeconfig });
@@ -160,7 +187,8 @@ export class BedDaemon {
     if (this.options.externalKubeconfig) {
       await copyFile(this.options.externalKubeconfig, this.paths.kubeconfig);
     } else {
-      const { child, info } = await startApiServerProcess(this.paths.apiserverDir, join(this.paths.logsDir, 'apiserver.log'));
+      // The certificate names the node IPs: pods reach the API server there (node helper relay).
+      const { child, info } = await startApiServerProcess(this.paths.apiserverDir, join(this.paths.logsDir, 'apiserver.log'), this.nodes.map((n) => n.ip));
       this.apiserver = child;
       this.record.apiserverPid = child.pid ?? null;
       child.once('exit', (code, signal) => {
@@ -202,6 +230,93 @@ export class BedDaemon {
     const targetHost = url.hostname === 'localhost' ? '127.0.0.1' : url.hostname.replace(/^\[|\]$/g, '');
     this.relay = await startApiRelay(this.paths.relaySocket, targetHost, port);
     return port;
+  }
+
+  /** The API server's CA certificate from the kubeconfig (the ca.crt pods get); null when it has none. */
+  private async apiCaPem(kubeConfig: KubeConfig): Promise<string | null> {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (cluster?.caData) return Buffer.from(cluster.caData, 'base64').toString('utf8');
+    if (cluster?.caFile) return readFile(cluster.caFile, 'utf8');
+    return null;
+  }
+
+  /** The chart's agent and CA containers are what `status` reports as agentPid and ca.pid. */
+  private onContainerProcess(pod: V1Pod, container: string, pid: number | null): void {
+    if (!this.options.fromChart || pod.metadata?.namespace !== RELEASE_NAMESPACE) return;
+    const owner = (pod.metadata.ownerReferences ?? []).find((ref) => ref.controller === true);
+    const nodeName = pod.spec?.nodeName ?? '';
+    if (owner?.kind === CHART_AGENT.kind && owner.name === CHART_AGENT.name && container === CHART_AGENT.container) {
+      // A replaced pod's late exit must not clear the pid of its successor.
+      if (pid === null && this.agentPodOfNode.get(nodeName) !== pod.metadata.uid) return;
+      this.agentPodOfNode.set(nodeName, pod.metadata.uid ?? '');
+      this.agentPids.set(nodeName, pid);
+      if (pid !== null) this.linkLog(`agent-${nodeName}.log`, pod);
+    } else if (owner?.kind === CHART_CA.kind && owner.name === CHART_CA.name && container === CHART_CA.container && this.record.ca) {
+      if (pid === null && this.caPodUid !== pod.metadata.uid) return;
+      this.caPodUid = pod.metadata.uid ?? '';
+      this.caPid = pid;
+      this.record.ca.node = nodeName;
+      if (pid !== null) this.linkLog('ca.log', pod);
+    } else {
+      return;
+    }
+    if (this.record.phase === 'ready') void this.saveRecord();
+  }
+
+  /**
+   * logs/agent-<node>.log and logs/ca.log, where the supervised agents and CA log, point at the
+   * current chart pod's log (logs/pods/<ns>_<pod>.log), so both modes are read the same way.
+   */
+  private linkLog(name: string, pod: V1Pod): void {
+    const link = join(this.paths.logsDir, name);
+    const temporary = `${link}.${process.pid}.tmp`;
+    const target = join('pods', `${pod.metadata!.namespace}_${pod.metadata!.name}.log`);
+    symlink(target, temporary)
+      .then(() => rename(temporary, link))
+      .catch((err: unknown) => this.log('linking a chart pod log failed', { link, target, err: String(err) }));
+  }
+
+  /**
+   * Installs the chart and waits, as `helm install --wait` does, until every DaemonSet has a
+   * Ready pod on every eligible node and every Deployment has its Ready replicas (the readiness
+   * probes of the rendered spec decide), and the agent and CA processes are known.
+   */
+  private async installChart(kubeConfig: KubeConfig, valuesFile: string | null): Promise<void> {
+    this.workloads = new WorkloadController(kubeConfig, (msg, fields) => this.log(msg, { subsys: 'workload-controller', ...fields }));
+    await this.workloads.start();
+    const objects = await installChart({ kubeconfig: this.paths.kubeconfig, valuesFile, log: this.log });
+    await this.waitForChartReady(kubeConfig, objects);
+    this.log('chart workloads ready', { agentPids: Object.fromEntries(this.agentPids), caPid: this.caPid });
+  }
+
+  private async waitForChartReady(kubeConfig: KubeConfig, objects: RenderedObject[]): Promise<void> {
+    const apps = kubeConfig.makeApiClient(AppsV1Api);
+    const deadline = Date.now() + CHART_READY_TIMEOUT_MS;
+    let waitingFor: string[] = [];
+    while (Date.now() < deadline) {
+      waitingFor = [];
+      for (const object of objects) {
+        const namespace = object.metadata.namespace ?? RELEASE_NAMESPACE;
+        const name = object.metadata.name;
+        if (object.kind === 'DaemonSet') {
+          const status = (await apps.readNamespacedDaemonSet({ name, namespace })).status;
+          const desired = status?.desiredNumberScheduled ?? 0;
+          if (desired === 0 || (status?.numberReady ?? 0) < desired || (status?.updatedNumberScheduled ?? 0) < desired) {
+            waitingFor.push(`DaemonSet ${namespace}/${name} (${status?.numberReady ?? 0}/${desired} ready)`);
+          }
+        } else if (object.kind === 'Deployment') {
+          const deploy = await apps.readNamespacedDeployment({ name, namespace });
+          const want = deploy.spec?.replicas ?? 1;
+          if ((deploy.status?.readyReplicas ?? 0) < want) waitingFor.push(`Deployment ${namespace}/${name} (${deploy.status?.readyReplicas ?? 0}/${want} ready)`);
+        }
+      }
+      const missingAgents = this.nodes.filter((n) => !this.agentPids.get(n.name)).map((n) => n.name);
+      if (missingAgents.length > 0) waitingFor.push(`agent processes on ${missingAgents.join(', ')}`);
+      if (this.caPid === null) waitingFor.push('the CA process');
+      if (waitingFor.length === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    throw new Error(`the chart's workloads were not ready within ${CHART_READY_TIMEOUT_MS} ms; waiting for: ${waitingFor.join('; ')}; see ${this.paths.podLogsDir}/${RELEASE_NAMESPACE}_*.log`);
   }
 
   /** The CA runs on node-1, as the chart's single CA replica would be scheduled somewhere. */
@@ -359,6 +474,7 @@ export class BedDaemon {
     await Promise.all([...this.agents.values()].map((agent) => agent.stop()));
     this.caTokens?.stop();
     if (this.ca) await this.ca.stop();
+    if (this.workloads) await this.workloads.stop();
     if (this.kubeProxy) await this.kubeProxy.stop();
     if (this.controller) await this.controller.stop();
     if (this.kubelet) await this.kubelet.stop();

@@ -13,6 +13,8 @@ export interface NodeHelperOptions {
   netns: string;
   relayPort: number | null;   // null: no API relay (API server not on root loopback)
   relaySocket: string;
+  /** Addresses besides 127.0.0.1 the relay listens on in the node namespace (the node IP). */
+  relayHosts?: string[];
   logFile: string;
   log: (msg: string, fields?: object) => void;
 }
@@ -36,6 +38,7 @@ export class NodeHelper {
     const args = [`--net=${NETNS_DIR}/${this.options.netns}`, '--', process.execPath, helperScript];
     if (this.options.relayPort !== null) {
       args.push('--relay-port', String(this.options.relayPort), '--relay-socket', this.options.relaySocket);
+      for (const host of this.options.relayHosts ?? []) args.push('--relay-host', host);
     }
     const logFd = openSync(this.options.logFile, 'a');
     const child = spawn('nsenter', args, { stdio: ['pipe', 'pipe', logFd] });

@@ -1,7 +1,9 @@
 // The node helper: one small process per node, started inside the node's network namespace
 // (nsenter --net), because a Node.js process cannot switch namespaces itself. It
 //  1. relays 127.0.0.1:<API port> in the node namespace to the root-side unix socket, so the same
-//     kubeconfig works from inside a node (agents run there);
+//     kubeconfig works from inside a node (agents run there), and the same port on every
+//     --relay-host (the node IP: pods in their own namespaces reach the API server there, as
+//     KUBERNETES_SERVICE_HOST tells them; the API server's certificate names the node IPs);
 //  2. answers readiness probes (TCP connect, HTTP GET) from the node namespace, as kubelet does.
 // Requests arrive as JSON lines on stdin, answers leave as JSON lines on stdout. It exits when
 // stdin closes, i.e. when the daemon that started it is gone.
@@ -25,15 +27,17 @@ export interface ProbeAnswer {
   detail?: string;
 }
 
-function parseFlags(argv: string[]): { relayPort: number | null; relaySocket: string | null } {
+function parseFlags(argv: string[]): { relayPort: number | null; relaySocket: string | null; relayHosts: string[] } {
   let relayPort: number | null = null;
   let relaySocket: string | null = null;
+  const relayHosts = ['127.0.0.1'];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--relay-port') relayPort = Number(argv[++i]);
     else if (argv[i] === '--relay-socket') relaySocket = argv[++i] ?? null;
+    else if (argv[i] === '--relay-host') relayHosts.push(argv[++i] ?? '');
     else throw new Error(`node helper: unknown argument ${argv[i]}`);
   }
-  return { relayPort, relaySocket };
+  return { relayPort, relaySocket, relayHosts };
 }
 
 function probeTcp(host: string, port: number, timeoutMs: number): Promise<ProbeAnswer['detail'] | true> {
@@ -78,13 +82,15 @@ async function answer(line: string): Promise<ProbeAnswer> {
 }
 
 async function main(): Promise<void> {
-  const { relayPort, relaySocket } = parseFlags(process.argv.slice(2));
+  const { relayPort, relaySocket, relayHosts } = parseFlags(process.argv.slice(2));
   if (relayPort !== null && relaySocket !== null) {
-    const server = createServer((client) => pipeSockets(client, connect({ path: relaySocket })));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(relayPort, '127.0.0.1', () => resolve());
-    });
+    for (const host of relayHosts) {
+      const server = createServer((client) => pipeSockets(client, connect({ path: relaySocket })));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(relayPort, host, () => resolve());
+      });
+    }
   }
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {

@@ -1,7 +1,11 @@
 // A two-node bed for end-to-end tests, driven the way users drive it: the bed CLI, kubectl
 // with the bed's kubeconfig, and commands run inside pods and nodes. Each fixture has its own
 // state directory (so its own namespaces, cgroups and pins) and is taken down in after().
+// WEFT_E2E_BED_MODE picks how the bed runs Weft: `supervised` (default: the bed's own agent and CA
+// supervisors) or `chart` (`up --from-chart`: the Helm chart's DaemonSet and Deployment, with its
+// RBAC, flags and volumes), so the same tests prove the chart.
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
@@ -13,6 +17,29 @@ import { repoRoot } from '../support/repo-root.js';
 const execFileAsync = promisify(execFile);
 
 export const echoServer = join(repoRoot, 'dist', 'test', 'e2e', 'fixtures', 'echo-server.js');
+
+export type E2eBedMode = 'supervised' | 'chart';
+
+export function e2eBedMode(value = process.env.WEFT_E2E_BED_MODE): E2eBedMode {
+  if (value === undefined || value === '' || value === 'supervised') return 'supervised';
+  if (value === 'chart') return 'chart';
+  throw new Error(`WEFT_E2E_BED_MODE must be "supervised" or "chart", got "${value}"`);
+}
+
+/**
+ * `bed up` flags for chart mode: --from-chart, and the supervised flags the tests use turned into
+ * chart values (--cert-ttl D -> certTtl: D), written next to the state dir.
+ */
+async function chartUpFlags(upFlags: readonly string[], valuesFile: string): Promise<string[]> {
+  const values: string[] = [];
+  for (let i = 0; i < upFlags.length; i++) {
+    if (upFlags[i] === '--cert-ttl' && upFlags[i + 1] !== undefined) values.push(`certTtl: "${upFlags[++i]}"`);
+    else throw new Error(`bed flag ${upFlags[i]} has no chart-mode equivalent (WEFT_E2E_BED_MODE=chart)`);
+  }
+  if (values.length === 0) return ['--from-chart'];
+  await writeFile(valuesFile, `${values.join('\n')}\n`);
+  return ['--from-chart', '--values', valuesFile];
+}
 
 export class BedFixture {
   private constructor(private readonly dir: TempDir) {}
@@ -29,7 +56,8 @@ export class BedFixture {
   static async up(prefix: string, nodes = 2, upFlags: readonly string[] = []): Promise<BedFixture> {
     const fixture = new BedFixture(await makeTempDir(prefix));
     try {
-      await bedOk(fixture.state, ['up', '--nodes', String(nodes), ...upFlags], { timeoutMs: 240_000 });
+      const flags = e2eBedMode() === 'chart' ? await chartUpFlags(upFlags, join(fixture.state, 'chart-values.yaml')) : [...upFlags];
+      await bedOk(fixture.state, ['up', '--nodes', String(nodes), ...flags], { timeoutMs: 300_000 });
     } catch (err) {
       // a half-built bed is still removed: its namespaces, cgroups and processes are ours
       await fixture.down();

@@ -20,6 +20,10 @@ import type { BedContext } from './bed-context.js';
 
 const daemonMain = fileURLToPath(new URL('../daemon-main.js', import.meta.url));
 const UP_TIMEOUT_MS = 120_000;
+/** --from-chart also renders and applies the chart and waits for its pods' readiness probes. */
+const UP_FROM_CHART_TIMEOUT_MS = 240_000;
+/** Flags that configure the supervised agents and CA, which --from-chart replaces by the chart. */
+const SUPERVISED_ONLY_FLAGS = ['kubeconfig', 'no-controllers', 'no-agent', 'no-ca', 'cert-ttl'];
 
 async function hasLeftovers(ctx: BedContext): Promise<boolean> {
   const prefix = bedPrefix(ctx.stateDir);
@@ -45,6 +49,16 @@ export async function upCommand(ctx: BedContext, parsed: ParsedCommandLine): Pro
   const certTtlFlag = stringFlag(parsed, 'cert-ttl');
   if (noCa && certTtlFlag !== undefined) throw new UsageError('--cert-ttl has no effect with --no-ca');
   const certTtl = parseCertTtl(certTtlFlag ?? DEFAULT_CERT_TTL);
+  const fromChart = booleanFlag(parsed, 'from-chart');
+  const valuesFlag = stringFlag(parsed, 'values');
+  if (valuesFlag !== undefined && !fromChart) throw new UsageError('--values needs --from-chart');
+  const valuesFile = valuesFlag === undefined ? null : resolve(valuesFlag);
+  if (valuesFile && !existsSync(valuesFile)) throw new UsageError(`--values ${valuesFile}: no such file`);
+  if (fromChart) {
+    // The chart's values decide these; the chart needs the bed's own API server, controllers and kube-proxy.
+    const clash = SUPERVISED_ONLY_FLAGS.find((flag) => parsed.flags.has(flag));
+    if (clash) throw new UsageError(`--${clash} cannot be combined with --from-chart (set the chart's values with --values instead)`);
+  }
 
   const existing = await readBedRecord(ctx.paths.bedJson);
   if (existing && (await isOurProcess(existing.daemonPid, ['daemon-main.js', ctx.stateDir]))) {
@@ -62,7 +76,9 @@ export async function upCommand(ctx: BedContext, parsed: ParsedCommandLine): Pro
   if (booleanFlag(parsed, 'no-controllers')) args.push('--no-controllers');
   if (booleanFlag(parsed, 'no-agent')) args.push('--no-agent');
   if (noCa) args.push('--no-ca');
-  else args.push('--cert-ttl', certTtl.text);
+  else if (!fromChart) args.push('--cert-ttl', certTtl.text);
+  if (fromChart) args.push('--from-chart');
+  if (valuesFile) args.push('--values', valuesFile);
   const logFd = openSync(ctx.paths.daemonLog, 'a');
   const daemon = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
@@ -72,15 +88,19 @@ export async function upCommand(ctx: BedContext, parsed: ParsedCommandLine): Pro
   });
 
   try {
-    const record = await waitFor(async () => {
-      if (exitedWith !== null) throw new Error(`bed daemon exited (${exitedWith})`);
+    // A probe that throws only counts as "not yet" for waitFor: a daemon exit ends the wait with a marker.
+    const outcome = await waitFor(async () => {
+      if (exitedWith !== null) return 'exited' as const;
       const current = await readBedRecord(ctx.paths.bedJson);
       return current && current.daemonPid === daemon.pid && current.phase === 'ready' ? current : undefined;
-    }, { timeoutMs: UP_TIMEOUT_MS, intervalMs: 100, what: 'the bed daemon to report ready' });
+    }, { timeoutMs: fromChart ? UP_FROM_CHART_TIMEOUT_MS : UP_TIMEOUT_MS, intervalMs: 100, what: 'the bed daemon to report ready' });
+    if (outcome === 'exited') throw new Error(`bed daemon exited (${exitedWith})`);
+    const record = outcome;
     daemon.unref();
     const nodes = record.nodes.map((n) => `${n.name} ${n.ip} ${n.zone}`).join(', ');
     process.stdout.write(`bed is up with state ${ctx.stateDir}: ${nodes}; API server ${record.apiServerUrl}\n`);
-    if (record.ca) process.stdout.write(`ca: ${record.ca.address} (pid ${record.ca.pid}), certificate lifetime ${record.certTtl}\n`);
+    if (record.ca && fromChart) process.stdout.write(`chart: charts/weft installed in weft-system; ca: ${record.ca.address} (pid ${record.ca.pid}, node ${record.ca.node})\n`);
+    else if (record.ca) process.stdout.write(`ca: ${record.ca.address} (pid ${record.ca.pid}), certificate lifetime ${record.certTtl}\n`);
     process.stdout.write(`kubeconfig: ${ctx.paths.kubeconfig}\n`);
     return 0;
   } catch (err) {

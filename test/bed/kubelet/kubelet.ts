@@ -18,6 +18,14 @@ export interface KubeletOptions {
   helpers: Map<string, NodeHelper>;
   podsDir: string;
   podLogsDir: string;
+  /** Pods' volume contents and the nodes' host-path directories. */
+  volumesDir: string;
+  /** The API server's CA certificate (ca.crt of every pod's API access volume); null: none. */
+  apiCaPem: string | null;
+  /** Port of the API relay in each node namespace (127.0.0.1 and the node IP); null: none. */
+  apiRelayPort: number | null;
+  /** Told the pid of each container's main process when it starts, and null when it ends. */
+  onContainerProcess?: (pod: V1Pod, container: string, pid: number | null) => void;
   log: (msg: string, fields?: object) => void;
 }
 
@@ -87,6 +95,10 @@ export class BedKubelet {
       ipAllocator: this.allocators.get(node.name)!,
       podsDir: this.options.podsDir,
       podLogsDir: this.options.podLogsDir,
+      volumesDir: this.options.volumesDir,
+      apiCaPem: this.options.apiCaPem,
+      apiRelayPort: this.options.apiRelayPort,
+      onContainerProcess: this.options.onContainerProcess,
       log: this.options.log,
     });
     this.workers.set(uid, worker);

@@ -1,7 +1,9 @@
-// Everything kubelet does for one pod on one node: build the sandbox (netns + cgroups), run the
-// containers, restart them per restartPolicy, probe readiness, report status, and on deletion
-// stop the processes (SIGTERM, then SIGKILL after the grace period), remove the sandbox and
-// finalize the Pod object with gracePeriodSeconds=0.
+// Everything kubelet does for one pod on one node: build the sandbox (netns + cgroups; a
+// hostNetwork pod runs in the node's namespace with the node IP), prepare its volumes, run the
+// containers (each in its own mount namespace with the volumes bound), restart them per
+// restartPolicy, probe readiness and liveness, report status, and on deletion stop the processes
+// (SIGTERM, then SIGKILL after the grace period), remove the sandbox and volumes and finalize the
+// Pod object with gracePeriodSeconds=0.
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { constants } from 'node:os';
@@ -15,7 +17,10 @@ import type { NodeHelper } from '../node-helper-client.js';
 import { isNotFound } from '../kube-client.js';
 import { createPodSandbox, deletePodSandbox } from './pod-sandbox.js';
 import { startContainerProcess } from './container-process.js';
-import { containerEnv } from './container-env.js';
+import { containerEnv, type ApiEndpoint } from './container-env.js';
+import { PodVolumes } from './pod-volumes.js';
+import { LivenessProber, livenessCheck, type LivenessCheck } from './liveness-prober.js';
+import type { ContainerMount } from './container-mounts.js';
 import { passesReadiness, readinessChecks, type ReadinessCheck } from './readiness-prober.js';
 import { buildPodStatus, type ContainerState, type PodState } from './pod-status.js';
 import { PodStatusWriter } from './pod-status-writer.js';
@@ -35,6 +40,14 @@ export interface PodWorkerContext {
   ipAllocator: PodIpAllocator;
   podsDir: string;
   podLogsDir: string;
+  /** Where pods' volume contents go (<dir>/<uid>/) and node host paths (<dir>/hostpath/<node>/). */
+  volumesDir: string;
+  /** The API server's CA certificate for the in-cluster API access volume; null: none. */
+  apiCaPem: string | null;
+  /** Port of the node's API relay (127.0.0.1 in the node namespace, and the node IP); null: none. */
+  apiRelayPort: number | null;
+  /** Told the pid of each container's main process when it starts, and null when it ends. */
+  onContainerProcess?: (pod: V1Pod, container: string, pid: number | null) => void;
   log: (msg: string, fields?: object) => void;
 }
 
@@ -44,6 +57,9 @@ interface RunningContainer {
   checks: ReadinessCheck[];
   cgroupDir: string;
   process: ChildProcess | null;
+  mounts: ContainerMount[];
+  liveness: LivenessCheck | null;
+  livenessProber: LivenessProber | null;
 }
 
 export class PodWorker {
@@ -54,6 +70,8 @@ export class PodWorker {
   private readonly hostVeth: string;
   private readonly podCgroup: string;
   private readonly logFile: string;
+  private readonly hostNetwork: boolean;
+  private readonly volumes: PodVolumes;
   private podIp = '';
   private state: PodState | null = null;
   private containers: RunningContainer[] = [];
@@ -67,8 +85,18 @@ export class PodWorker {
     this.uid = pod.metadata!.uid!;
     this.namespace = pod.metadata!.namespace ?? 'default';
     this.name = pod.metadata!.name!;
-    this.podNetns = podNetnsName(ctx.prefix, this.uid);
-    this.hostVeth = podHostVethName(this.uid);
+    this.hostNetwork = pod.spec?.hostNetwork === true;
+    // A hostNetwork pod shares the node's namespace: no sandbox, no veth, the node IP.
+    this.podNetns = this.hostNetwork ? ctx.node.netns : podNetnsName(ctx.prefix, this.uid);
+    this.hostVeth = this.hostNetwork ? '' : podHostVethName(this.uid);
+    this.volumes = new PodVolumes(pod, {
+      core: ctx.core,
+      node: ctx.node,
+      podDir: join(ctx.volumesDir, this.uid),
+      nodeHostPathDir: join(ctx.volumesDir, 'hostpath', ctx.node.name),
+      apiCaPem: ctx.apiCaPem,
+      log: ctx.log,
+    });
     const qos = qosClassOf(pod.spec?.containers ?? []);
     this.podCgroup = podCgroupDir(ctx.node.cgroupRoot, ctx.node.cgroupDriver, this.uid, qos);
     this.logFile = join(ctx.podLogsDir, `${this.namespace}_${this.name}.log`);
@@ -86,7 +114,7 @@ export class PodWorker {
 
   private async startOnce(): Promise<void> {
     const spec = this.pod.spec!;
-    this.podIp = this.ctx.ipAllocator.allocate(this.uid);
+    this.podIp = this.hostNetwork ? this.ctx.node.ip : this.ctx.ipAllocator.allocate(this.uid);
     this.state = {
       phase: 'Pending',
       hostIp: this.ctx.node.ip,
@@ -97,8 +125,11 @@ export class PodWorker {
       conditionTimes: new Map(),
       message: null,
     };
-    await createPodSandbox({ podNetns: this.podNetns, nodeNetns: this.ctx.node.netns, nodeIp: this.ctx.node.ip, hostVeth: this.hostVeth, podIp: this.podIp });
+    if (!this.hostNetwork) {
+      await createPodSandbox({ podNetns: this.podNetns, nodeNetns: this.ctx.node.netns, nodeIp: this.ctx.node.ip, hostVeth: this.hostVeth, podIp: this.podIp });
+    }
     await ensureCgroup(this.podCgroup);
+    await this.volumes.prepare();
     for (const containerSpec of spec.containers ?? []) {
       const id = containerId(this.uid, containerSpec.name, 0);
       const container: RunningContainer = {
@@ -106,6 +137,9 @@ export class PodWorker {
         checks: readinessChecks(containerSpec),
         cgroupDir: containerCgroupDir(this.podCgroup, this.ctx.node.cgroupDriver, id),
         process: null,
+        mounts: await this.volumes.mountsFor(containerSpec),
+        liveness: livenessCheck(containerSpec),
+        livenessProber: null,
         state: {
           name: containerSpec.name,
           image: containerSpec.image ?? 'weft-bed/host',
@@ -164,10 +198,13 @@ export class PodWorker {
       child = startContainerProcess({
         command,
         cgroupDir: container.cgroupDir,
+        nodeCgroupRoot: this.ctx.node.cgroupRoot,
         netns: this.podNetns,
         logFile: this.logFile,
-        env: containerEnv(this.pod, container.spec, this.podIp, this.ctx.node.ip),
+        env: containerEnv(this.pod, container.spec, this.podIp, this.ctx.node.ip, this.apiEndpoint()),
         workingDir: container.spec.workingDir ?? '/',
+        mounts: container.mounts,
+        mountStageDir: this.volumes.stageDir,
       });
     } catch (err) {
       this.containerEnded(container, 128, null, err instanceof Error ? err.message : String(err));
@@ -181,6 +218,16 @@ export class PodWorker {
     state.exitCode = null;
     state.failureMessage = null;
     this.ctx.log('container started', { pod: this.podKey, container: container.spec.name, pid: child.pid });
+    this.ctx.onContainerProcess?.(this.pod, container.spec.name, child.pid ?? null);
+    if (container.liveness) {
+      const cgroupDir = container.cgroupDir;
+      container.livenessProber = new LivenessProber(container.liveness, this.ctx.helper, this.podIp, (detail) => {
+        // As kubelet: a container that fails its liveness probe is killed, then restarted per restartPolicy.
+        this.ctx.log('liveness probe failed; killing the container', { pod: this.podKey, container: container.spec.name, detail });
+        killCgroupTree(cgroupDir).catch((err: unknown) => this.ctx.log('killing a dead container failed', { pod: this.podKey, err: String(err) }));
+      });
+      container.livenessProber.start();
+    }
     let ended = false;
     child.once('error', (err) => {
       if (ended) return;
@@ -196,6 +243,9 @@ export class PodWorker {
 
   private containerEnded(container: RunningContainer, code: number | null, signal: NodeJS.Signals | null, failure: string | null): void {
     const state = container.state;
+    if (container.process) this.ctx.onContainerProcess?.(this.pod, container.spec.name, null);
+    container.livenessProber?.stop();
+    container.livenessProber = null;
     container.process = null;
     state.running = false;
     state.ready = false;
@@ -214,6 +264,12 @@ export class PodWorker {
     }
     this.updatePhase();
     void this.statusWriter.request();
+  }
+
+  /** Where this pod reaches the API server: the relay on 127.0.0.1 in the node namespace, else on the node IP. */
+  private apiEndpoint(): ApiEndpoint | null {
+    if (this.ctx.apiRelayPort === null) return null;
+    return { host: this.hostNetwork ? '127.0.0.1' : this.ctx.node.ip, port: this.ctx.apiRelayPort };
   }
 
   private scheduleRestart(container: RunningContainer): void {
@@ -297,6 +353,7 @@ export class PodWorker {
   private async terminateOnce(gracePeriodSeconds: number, finalizeObject: boolean): Promise<void> {
     this.terminating = true;
     if (this.probeTimer) clearTimeout(this.probeTimer);
+    for (const container of this.containers) container.livenessProber?.stop();
     if (this.started) {
       try {
         await this.started;
@@ -312,8 +369,12 @@ export class PodWorker {
       await waitCgroupEmpty(this.podCgroup, 5000);
     }
     await removeCgroupTree(this.podCgroup);
-    await deletePodSandbox(this.podNetns);
-    this.ctx.ipAllocator.release(this.uid);
+    this.volumes.stop();
+    if (!this.hostNetwork) {
+      await deletePodSandbox(this.podNetns);
+      this.ctx.ipAllocator.release(this.uid);
+    }
+    await this.volumes.remove();
     await removePodRecord(this.ctx.podsDir, this.uid);
     this.ctx.log('pod stopped and sandbox removed', { pod: this.podKey });
     if (finalizeObject) {
