@@ -33,6 +33,15 @@ async function kubectl(args: string[], input?: string): Promise<string> {
   return (await child).stdout;
 }
 
+/** The effective capabilities of a process, as the hex mask /proc shows. */
+function effectiveCapabilities(pid: number): bigint {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('CapEff:'))!;
+  return BigInt(`0x${line.split(/\s+/)[1]}`);
+}
+
+const CAP_NET_ADMIN = 12n;
+const CAP_BPF = 39n;
+
 function commandLine(pid: number): string {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
 }
@@ -76,10 +85,14 @@ test('every agent pod and the CA pod are Ready, and status reports their contain
     assert.match(commandLine(node.agentPid), /dist\/agent\/src\/cli\/main\.js agent$/, 'the chart\'s `weft agent`, through bin/weft');
     const record = status.pods.find((p) => p.name === pod.metadata?.name)!;
     assert.ok(record.pids.includes(node.agentPid), 'the agent runs in its pod\'s cgroup');
+    // The chart's securityContext (drop ALL, add BPF and NET_ADMIN) is all the agent has, and it
+    // is enough: it became Ready and serves the mesh (next test).
+    assert.equal(effectiveCapabilities(node.agentPid), (1n << CAP_NET_ADMIN) | (1n << CAP_BPF), 'the agent runs with BPF and NET_ADMIN only');
   }
   assert.match(cas[0]!.status!.podIP!, /^10\.244\.\d+\.\d+$/, 'the CA is not on the host network');
   assert.ok(status.ca?.pid, 'ca.pid');
   assert.match(commandLine(status.ca.pid), /main\.js ca --service-name weft-ca /);
+  assert.equal(effectiveCapabilities(status.ca.pid), 0n, 'the CA runs without any capability');
   assert.equal(status.ca.node, cas[0]!.spec?.nodeName);
   for (const name of ['agent-node-1.log', 'agent-node-2.log', 'ca.log']) {
     assert.match(readFileSync(join(dir.path, 'logs', name), 'utf8'), /"msg"/, `logs/${name} shows the pod's log`);

@@ -16,6 +16,7 @@ import type { NodePlan } from '../node-plan.js';
 import type { NodeHelper } from '../node-helper-client.js';
 import { isNotFound } from '../kube-client.js';
 import { createPodSandbox, deletePodSandbox } from './pod-sandbox.js';
+import { containerCapabilities, withCapabilities } from './container-capabilities.js';
 import { startContainerProcess } from './container-process.js';
 import { containerEnv, type ApiEndpoint } from './container-env.js';
 import { PodVolumes } from './pod-volumes.js';
@@ -191,7 +192,8 @@ export class PodWorker {
   }
 
   private runContainer(container: RunningContainer): void {
-    const command = [...(container.spec.command ?? []), ...(container.spec.args ?? [])];
+    const given = [...(container.spec.command ?? []), ...(container.spec.args ?? [])];
+    const command = given.length === 0 ? given : withCapabilities(given, containerCapabilities(container.spec.securityContext));
     const state = container.state;
     let child: ChildProcess;
     try {
