@@ -88,16 +88,11 @@ export interface ProxyMetricsOptions {
   connectionSecurityPolicy?: string;
 }
 
-interface Instruments {
-  readonly requests: Counter<RequestLabelName>;
-  readonly requestDuration: Histogram<RequestLabelName>;
-  readonly tcpOpened: Counter<TcpLabelName>;
-  readonly tcpClosed: Counter<TcpLabelName>;
-  readonly tcpSent: Counter<TcpLabelName>;
-  readonly tcpReceived: Counter<TcpLabelName>;
-  readonly rejectedConnections: Counter<'reporter' | 'reason'>;
-  readonly collectHooks: Array<() => void>;
-}
+/** The metric objects, shared by the ProxyMetrics of every reporter of one registry. */
+type Instruments = Pick<
+  ProxyMetrics,
+  'requests' | 'requestDuration' | 'tcpOpened' | 'tcpClosed' | 'tcpSent' | 'tcpReceived' | 'rejectedConnections' | 'collectHooks'
+>;
 
 interface RequestChildren {
   readonly requests: Counter.Internal;
