@@ -10,7 +10,9 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import pino from 'pino';
 import { HboneConnector } from '../../agent/src/hbone/hbone-connector.js';
-import { HboneInboundServer, type InboundTunnelEvent } from '../../agent/src/hbone/inbound-server.js';
+import { HboneInboundServer } from '../../agent/src/hbone/inbound-server.js';
+import type { InboundTunnelEvent } from '../../agent/src/hbone/inbound-tunnel-accounting.js';
+import { unobservedTunnel } from '../../agent/src/hbone/unobserved-tunnel.js';
 import { sniForIdentity } from '../../agent/src/hbone/sni-identity.js';
 import { WorkloadCredentialStore } from '../../agent/src/hbone/workload-credential-store.js';
 import type { WorkloadCredentials } from '../../agent/src/hbone/workload-credentials.js';
@@ -116,6 +118,7 @@ describe('HBONE tunnel', () => {
       log,
       onTunnel: (event) => {
         tunnels.push(event);
+        return unobservedTunnel(event);
       },
       onPeerRejected: (reason, detail) => rejections.push(`${reason}: ${detail}`),
     });

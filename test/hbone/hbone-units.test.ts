@@ -1,9 +1,10 @@
 // Units of the HBONE code: the SNI encoding of identities, reading a peer's SPIFFE ID, CONNECT
-// authorities, and the x-weft-peer-identity injector on raw HTTP/1.x byte streams.
+// authorities, which streams the destination parses as HTTP/1.x, and the identity header.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConnectAuthority } from '../../agent/src/hbone/connect-authority.js';
-import { PeerIdentityHeaderInjector } from '../../agent/src/hbone/peer-identity-header.js';
+import { detectInboundProtocol, MAX_FIRST_LINE_BYTES } from '../../agent/src/hbone/inbound-protocol.js';
+import { setPeerIdentityHeader } from '../../agent/src/hbone/peer-identity.js';
 import { peerSpiffeId } from '../../agent/src/hbone/peer-spiffe-id.js';
 import { identityFromSni, sniForIdentity } from '../../agent/src/hbone/sni-identity.js';
 
@@ -47,62 +48,49 @@ describe('CONNECT authorities', () => {
   });
 });
 
-/** Feeds `chunks` through a fresh injector and returns what it emitted. */
-async function inject(chunks: string[], onUpgrade: (injector: PeerIdentityHeaderInjector) => void = () => undefined): Promise<string> {
-  let injector!: PeerIdentityHeaderInjector;
-  injector = new PeerIdentityHeaderInjector(ID, () => setImmediate(() => onUpgrade(injector)));
-  const out: Buffer[] = [];
-  injector.on('data', (chunk: Buffer) => out.push(chunk));
-  const done = new Promise<void>((resolve, reject) => {
-    injector.once('end', resolve);
-    injector.once('error', reject);
-  });
-  for (const chunk of chunks) injector.write(chunk, 'latin1');
-  injector.end();
-  await done;
-  return Buffer.concat(out).toString('latin1');
-}
+describe('which tunnel streams take the HTTP/1.x parser', () => {
+  const verdict = (text: string): string => detectInboundProtocol(Buffer.from(text, 'latin1'));
 
-describe('PeerIdentityHeaderInjector', () => {
-  const header = `x-weft-peer-identity: ${ID}\r\n`;
-
-  test('adds the header to each head, strips forged ones, also when heads arrive byte by byte', async () => {
-    const input = 'GET /a HTTP/1.1\r\nHost: x\r\nX-WEFT-PEER-IDENTITY: forged\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n';
-    const expected = `GET /a HTTP/1.1\r\nHost: x\r\n${header}\r\nGET /b HTTP/1.1\r\nHost: x\r\n${header}\r\n`;
-    assert.equal(await inject([input]), expected);
-    assert.equal(await inject([...input]), expected);
+  test('an HTTP/1.x request line, in any spelling a backend might accept, takes the parser', () => {
+    for (const line of [
+      'GET / HTTP/1.1\r\n',
+      'GET / HTTP/1.1\n', // bare LF
+      '\r\n\r\nGET / HTTP/1.1\r\n', // empty lines before it (servers skip them)
+      'get /lower http/1.1\r\n', // lower case: llhttp refuses it, so it must not bypass llhttp
+      'PROPFIND /dav HTTP/1.1\r\n',
+      'GET\t/ HTTP/1.0\r\n',
+      'GET /a b c HTTP/9.9\r\n',
+    ]) {
+      assert.equal(verdict(line), 'http1', JSON.stringify(line));
+    }
   });
 
-  test('bodies pass untouched (content-length and chunked with trailers)', async () => {
-    const body = 'GET /evil HTTP/1.1\r\nx-weft-peer-identity: forged\r\n\r\n';
-    const input =
-      `POST /a HTTP/1.1\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
-      `POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)};ext=1\r\n${body}\r\n0\r\nTrailer: t\r\n\r\n` +
-      'GET /c HTTP/1.1\r\n\r\n';
-    const output = await inject([input]);
-    assert.equal(output.split(header).length - 1, 3, 'three heads, three headers');
-    assert.equal(output.split('x-weft-peer-identity: forged').length - 1, 2, 'bodies untouched');
-    assert.ok(output.endsWith(`GET /c HTTP/1.1\r\n${header}\r\n`));
+  test('every byte prefix of a request line is undecided, never opaque', () => {
+    const line = '\r\nPOST /api/orders?x=1 HTTP/1.1\r\n';
+    for (let i = 1; i < line.length - 1; i++) assert.equal(verdict(line.slice(0, i)), 'undecided', JSON.stringify(line.slice(0, i)));
+    assert.equal(verdict(line), 'http1');
   });
 
-  test('non-HTTP streams pass through untouched', async () => {
-    assert.equal(await inject(['\x16\x03\x01 binary', ' more']), '\x16\x03\x01 binary more');
-    assert.equal(await inject(['SSH-2.0-OpenSSH\r\n', 'x-weft-peer-identity: x\r\n\r\n']), 'SSH-2.0-OpenSSH\r\nx-weft-peer-identity: x\r\n\r\n');
+  test('other protocols are opaque at once or after their first line', () => {
+    assert.equal(verdict('\x16\x03\x01\x02\x00'), 'opaque', 'a TLS ClientHello');
+    assert.equal(verdict('*1\r\n$4\r\nPING\r\n'), 'opaque', 'Redis RESP');
+    assert.equal(verdict('get key\r\n'), 'opaque', 'memcached text');
+    assert.equal(verdict('SSH-2.0-OpenSSH_9.2\r\n'), 'opaque');
+    assert.equal(verdict(' GET / HTTP/1.1\r\n'), 'opaque', 'a leading space is no request line');
+    assert.equal(verdict('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), 'http2-prior-knowledge');
   });
 
-  test('an accepted upgrade makes the rest opaque; a declined one keeps parsing (no forged header slips through)', async () => {
-    const upgrade = 'GET /ws HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n';
-    const after = 'GET /next HTTP/1.1\r\nx-weft-peer-identity: forged\r\n\r\n';
-    const switched = await inject([upgrade, after], (injector) => injector.upgradeAnswered(true));
-    assert.ok(switched.endsWith(after), 'after a 101 the bytes are opaque');
-    const declined = await inject([upgrade, after], (injector) => injector.upgradeAnswered(false));
-    assert.ok(declined.endsWith(`GET /next HTTP/1.1\r\n${header}\r\n`), declined);
-    assert.ok(!declined.includes('forged'));
+  test('an HTTP-like first line that never ends is refused, not passed on', () => {
+    assert.equal(verdict(`GET /${'a'.repeat(MAX_FIRST_LINE_BYTES)}`), 'refused');
+    assert.equal(verdict(`${'A'.repeat(MAX_FIRST_LINE_BYTES + 1)}`), 'refused');
+    assert.equal(verdict('\r\n'.repeat(MAX_FIRST_LINE_BYTES)), 'refused');
   });
+});
 
-  test('framing that cannot be followed fails the stream', async () => {
-    await assert.rejects(inject(['POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n']), /both Transfer-Encoding and Content-Length/);
-    await assert.rejects(inject(['POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n']), /invalid chunk size/);
-    await assert.rejects(inject(['POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n']), /conflicting Content-Length/);
+describe('setPeerIdentityHeader', () => {
+  test('removes every client-sent copy in any case and appends the verified identity', () => {
+    const headers = ['Host', 'x', 'X-Weft-Peer-Identity', 'forged-1', 'accept', '*/*', 'x-weft-peer-identity', 'forged-2', 'X-WEFT-PEER-IDENTITY', 'forged-3'];
+    setPeerIdentityHeader(headers, ID);
+    assert.deepEqual(headers, ['Host', 'x', 'accept', '*/*', 'x-weft-peer-identity', ID]);
   });
 });

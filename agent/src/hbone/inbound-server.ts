@@ -16,26 +16,22 @@ import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { formatWorkloadSpiffeId } from '../identity/spiffe-id.js';
 import { ProxyErrorCode } from '../proxy/error-codes.js';
-import { classifyProxyError, statusForErrorCode, WEFT_ERROR_HEADER } from '../proxy/error-responses.js';
+import { classifyProxyError, rawErrorResponse, statusForErrorCode, WEFT_ERROR_HEADER } from '../proxy/error-responses.js';
+import { UNKNOWN_DESTINATION } from '../metrics/proxy-metrics.js';
+import type { UpstreamTarget } from '../proxy/upstream-target.js';
 import type { MeshSnapshot } from '../state/mesh-snapshot.js';
 import { parseConnectAuthority } from './connect-authority.js';
 import { HBONE_PORT } from './hbone-connector.js';
-import { PeerIdentityHeaderInjector } from './peer-identity-header.js';
+import { InboundHttpDelivery } from './inbound-http-delivery.js';
+import { FirstLineGuard } from './first-line-guard.js';
+import { detectInboundProtocol } from './inbound-protocol.js';
+import type { InboundTunnelEvent, TunnelAccounting } from './inbound-tunnel-accounting.js';
+import { LocalPodConnections } from './local-pod-connections.js';
+import { relayTunnelToPod } from './tunnel-relay.js';
+import { unobservedTunnel } from './unobserved-tunnel.js';
 import { peerSpiffeIdOfCertificate } from './peer-spiffe-id.js';
 import { identityFromSni } from './sni-identity.js';
 import type { SpiffeId, WorkloadCredentials } from './workload-credentials.js';
-
-/** What the inbound side learnt about one tunnelled connection (metrics, authorization). */
-export interface InboundTunnelEvent {
-  /** The verified SPIFFE ID of the calling workload (metrics: source_principal). */
-  sourceIdentity: SpiffeId;
-  /** The identity this node presented (the destination pod's service account). */
-  destinationIdentity: SpiffeId;
-  targetIp: string;
-  targetPort: number;
-  /** Always mutual_tls here (metrics: connection_security_policy). */
-  securityPolicy: 'mutual_tls';
-}
 
 export interface HboneInboundServerOptions {
   /** The node IP (tests: a loopback address). */
@@ -47,13 +43,22 @@ export interface HboneInboundServerOptions {
   log: Logger;
   /** Local TCP connect timeout to the pod; 504 after that. */
   connectTimeoutMs?: number;
-  /** Add `x-weft-peer-identity` to HTTP/1.x requests (default true). */
-  injectPeerIdentityHeader?: boolean;
+  /** How long the pod may take to start a response, and the longest pause inside one; 504 after that. */
+  responseTimeoutMs?: number;
+  /** A caller's HTTP connection with no bytes either way for this long is closed. */
+  httpIdleTimeoutMs?: number;
   /**
-   * Called for each tunnelled connection delivered to a pod; the function it may return is
-   * called once when that connection ends, with the bytes each way (metrics).
+   * How long a caller may sit on an HTTP-like prefix before its bytes are relayed under a
+   * FirstLineGuard (default 150 ms).
    */
-  onTunnel?: (event: InboundTunnelEvent) => ((bytes: TunnelBytes) => void) | void;
+  undecidedRelayAfterMs?: number;
+  /**
+   * Parse HTTP/1.x streams and set `x-weft-peer-identity` on every request (default true).
+   * False relays every stream as opaque bytes (tests of the tunnel itself).
+   */
+  injectPeerIdentityHeader?: boolean;
+  /** Called for each tunnelled connection delivered to a pod; returns where it is counted. */
+  onTunnel?: (event: InboundTunnelEvent) => TunnelAccounting;
   /**
    * Called when a peer is refused, in or right after the TLS handshake: `reason` is a short code
    * from a fixed set (a metric label), `detail` says what exactly (logs, tests).
@@ -61,11 +66,10 @@ export interface HboneInboundServerOptions {
   onPeerRejected?: (reason: string, detail: string) => void;
 }
 
-export interface TunnelBytes {
-  /** Bytes from the calling workload, written to the pod. */
-  fromPeer: number;
-  /** Bytes from the pod, sent back to the calling workload. */
-  toPeer: number;
+interface TunnelTimeouts {
+  readonly connectMs: number;
+  readonly responseMs: number;
+  readonly undecidedRelayAfterMs: number;
 }
 
 interface PeerSession {
@@ -84,6 +88,14 @@ export interface InboundSessionInfo {
 }
 
 const MAX_STREAMS_PER_SESSION = 1000;
+const DEFAULT_RESPONSE_TIMEOUT_MS = 300_000;
+const DEFAULT_HTTP_IDLE_TIMEOUT_MS = 300_000;
+/**
+ * How long a caller may sit on an HTTP-like prefix (only token characters, or a first word and
+ * no line end) before its bytes are relayed under a FirstLineGuard: long enough for a request
+ * line split over packets, short enough for a line protocol that waits for the server.
+ */
+const DEFAULT_UNDECIDED_RELAY_AFTER_MS = 150;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 const STREAM_WINDOW_BYTES = 1 << 20;
 const SESSION_WINDOW_BYTES = 16 << 20;
@@ -96,7 +108,9 @@ export class HboneInboundServer {
   private trustBundlePem: string;
   private readonly options: HboneInboundServerOptions;
   private readonly log: Logger;
-  private readonly connectTimeoutMs: number;
+  private readonly timeouts: TunnelTimeouts;
+  /** The HTTP/1.x parser of every tunnel that carries HTTP (null: every stream is opaque). */
+  private readonly http: InboundHttpDelivery | null;
   private readonly peers = new WeakMap<http2.ServerHttp2Session, PeerSession>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   /** Every accepted TCP connection, also those still in their handshake, so close() can end them. */
@@ -106,7 +120,15 @@ export class HboneInboundServer {
   constructor(options: HboneInboundServerOptions) {
     this.options = options;
     this.log = options.log.child({ subsys: 'hbone', direction: 'inbound' });
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    this.timeouts = {
+      connectMs: options.connectTimeoutMs ?? 5_000,
+      responseMs: options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS,
+      undecidedRelayAfterMs: options.undecidedRelayAfterMs ?? DEFAULT_UNDECIDED_RELAY_AFTER_MS,
+    };
+    this.http =
+      options.injectPeerIdentityHeader === false
+        ? null
+        : new InboundHttpDelivery({ idleTimeoutMs: options.httpIdleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS, log: this.log });
     const credentials = options.credentials;
     this.trustBundlePem = credentials.trustBundlePem();
     this.server = tls.createServer({
@@ -311,40 +333,52 @@ export class HboneInboundServer {
       respondError(stream, ProxyErrorCode.INBOUND_TARGET_FORBIDDEN);
       return;
     }
-    const onEnd = this.options.onTunnel?.({
+    const accounting = (this.options.onTunnel ?? unobservedTunnel)({
       sourceIdentity: peer.sourceIdentity,
       destinationIdentity: peer.destinationIdentity,
       targetIp: authority.ip,
       targetPort: authority.port,
       securityPolicy: 'mutual_tls',
     });
-    new InboundTunnel(stream, authority.ip, authority.port, peer, this.connectTimeoutMs, this.options.injectPeerIdentityHeader ?? true, onEnd ?? undefined);
+    const target: UpstreamTarget = {
+      ip: authority.ip,
+      port: authority.port,
+      key: `${authority.ip}:${authority.port}`,
+      labels: UNKNOWN_DESTINATION,
+      pod,
+    };
+    new InboundTunnel(stream, target, peer, accounting, this.http, this.timeouts);
   };
 }
 
-/** One CONNECT stream delivered to a local pod over plain TCP. */
+/**
+ * One CONNECT stream delivered to a local pod. The pod is connected first (the caller learns
+ * of a refused port from the CONNECT answer); then the caller's first bytes decide
+ * (inbound-protocol.ts): HTTP/1.x goes through the parser, anything else is relayed opaquely.
+ * A pod that speaks first (SMTP, MySQL, SSH) is not HTTP: the stream is opaque at once.
+ */
 class InboundTunnel {
   private readonly socket: net.Socket;
   private readonly timer: NodeJS.Timeout;
   private connected = false;
-  private injector: PeerIdentityHeaderInjector | null = null;
+  private detecting = false;
+  private detectTimer: NodeJS.Timeout | null = null;
+  private received: Buffer = Buffer.alloc(0);
+  private readonly log: Logger;
 
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
-    private readonly ip: string,
-    private readonly port: number,
+    private readonly target: UpstreamTarget,
     private readonly peer: PeerSession,
-    timeoutMs: number,
-    private readonly injectHeader: boolean,
-    onEnd: ((bytes: TunnelBytes) => void) | undefined,
+    private readonly accounting: TunnelAccounting,
+    private readonly http: InboundHttpDelivery | null,
+    private readonly timeouts: TunnelTimeouts,
   ) {
-    this.socket = net.connect({ host: ip, port, noDelay: true, allowHalfOpen: true });
-    if (onEnd !== undefined) {
-      this.socket.once('close', () => onEnd({ fromPeer: this.socket.bytesWritten, toPeer: this.socket.bytesRead }));
-    }
+    this.log = peer.log;
+    this.socket = net.connect({ host: target.ip, port: target.port, noDelay: true, allowHalfOpen: true });
     this.socket.once('connect', this.onConnect);
     this.socket.on('error', this.onSocketError);
-    this.timer = setTimeout(this.onTimeout, timeoutMs);
+    this.timer = setTimeout(this.onTimeout, timeouts.connectMs);
     stream.once('close', this.onStreamClose);
   }
 
@@ -356,60 +390,152 @@ class InboundTunnel {
     }
     this.connected = true;
     this.stream.respond({ ':status': 200 });
-    // pipe() honours backpressure both ways and passes FIN on as END_STREAM and back.
-    this.socket.pipe(this.stream);
-    if (this.injectHeader) {
-      this.injector = new PeerIdentityHeaderInjector(this.peer.sourceIdentity, this.onUpgradeRequested);
-      this.injector.on('error', this.onFramingError);
-      this.stream.pipe(this.injector).pipe(this.socket);
-    } else {
-      this.stream.pipe(this.socket);
+    writeChunksOneByOne(this.stream);
+    if (this.http === null) {
+      this.startOpaque();
+      return;
+    }
+    this.detecting = true;
+    this.stream.on('data', this.onCallerBytes);
+    this.stream.once('end', this.onCallerEndedEarly);
+    this.socket.once('data', this.onPodSpokeFirst);
+  };
+
+  private readonly onCallerBytes = (chunk: Buffer): void => {
+    this.received = this.received.length === 0 ? chunk : Buffer.concat([this.received, chunk]);
+    switch (detectInboundProtocol(this.received)) {
+      case 'undecided':
+        this.detectTimer ??= setTimeout(this.onDetectTimeout, this.timeouts.undecidedRelayAfterMs);
+        return;
+      case 'http1':
+        this.stopDetecting();
+        this.startHttp();
+        return;
+      case 'refused':
+        this.stopDetecting();
+        this.log.info({ code: ProxyErrorCode.MALFORMED_REQUEST, target: this.target.key }, 'HTTP-like first line too long; stream closed');
+        this.accounting.requests.recordRequest(statusForErrorCode(ProxyErrorCode.MALFORMED_REQUEST), 0);
+        this.stream.end(rawErrorResponse(ProxyErrorCode.MALFORMED_REQUEST));
+        this.socket.destroy();
+        return;
+      case 'opaque':
+      case 'http2-prior-knowledge':
+        this.stopDetecting();
+        this.startOpaque();
+        return;
     }
   };
 
-  private readonly onUpgradeRequested = (): void => {
-    // The backend's next bytes say whether it switched protocols (101) or declined.
-    this.socket.once('data', (chunk: Buffer) => {
-      const statusLine = chunk.toString('latin1', 0, 12);
-      this.injector?.upgradeAnswered(/^HTTP\/1\.[01] (101|2\d\d)$/.test(statusLine));
-    });
+  /** A caller that paused mid-way through something HTTP-like: relay it, guarded. */
+  private readonly onDetectTimeout = (): void => {
+    this.detectTimer = null;
+    if (!this.detecting) return;
+    this.stopDetecting();
+    this.startOpaque(new FirstLineGuard());
   };
 
-  private readonly onFramingError = (err: Error): void => {
-    this.peer.log.info({ err, target: `${this.ip}:${this.port}` }, 'HTTP framing on an HBONE stream not followed; stream reset');
-    this.stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
-    this.socket.destroy();
+  private readonly onPodSpokeFirst = (chunk: Buffer): void => {
+    this.stopDetecting();
+    this.stream.write(chunk);
+    this.startOpaque();
   };
+
+  private readonly onCallerEndedEarly = (): void => {
+    // Half-closed before the protocol was known (a few token characters, or nothing): what
+    // was sent is delivered with the FIN, guarded like any undecided stream.
+    this.stopDetecting();
+    this.startOpaque(new FirstLineGuard());
+  };
+
+  private stopDetecting(): void {
+    this.detecting = false;
+    if (this.detectTimer !== null) clearTimeout(this.detectTimer);
+    this.detectTimer = null;
+    this.stream.off('data', this.onCallerBytes);
+    this.stream.off('end', this.onCallerEndedEarly);
+    this.stream.pause();
+    this.socket.off('data', this.onPodSpokeFirst);
+    this.socket.pause();
+  }
+
+  private startOpaque(guard?: FirstLineGuard): void {
+    this.socket.off('error', this.onSocketError);
+    this.socket.once('close', () => {
+      this.accounting.ended({ fromPeer: this.socket.bytesWritten, toPeer: this.socket.bytesRead });
+    });
+    if (guard !== undefined) {
+      guard.once('error', (err) => this.log.info({ err, target: this.target.key }, 'HTTP request line on a stream relayed as opaque bytes; reset'));
+    }
+    // Bytes read while detecting go first, through the guard when there is one.
+    if (this.received.length > 0) (guard ?? this.socket).write(this.received);
+    this.received = Buffer.alloc(0);
+    relayTunnelToPod(this.stream, this.socket, guard);
+  }
+
+  private startHttp(): void {
+    this.socket.off('error', this.onSocketError);
+    const pod = new LocalPodConnections({
+      target: this.target,
+      first: this.socket,
+      connectTimeoutMs: this.timeouts.connectMs,
+      responseTimeoutMs: this.timeouts.responseMs,
+    });
+    this.stream.once('close', () => {
+      pod.destroy().then(
+        () => this.accounting.ended(pod.bytes()),
+        (err: unknown) => this.log.debug({ err }, 'closing the pod connections of a tunnel failed'),
+      );
+    });
+    this.stream.unshift(this.received);
+    this.received = Buffer.alloc(0);
+    this.http!.adopt({
+      stream: this.stream,
+      sourceIdentity: this.peer.sourceIdentity,
+      pod,
+      target: this.target,
+      traffic: this.accounting.requests,
+      log: this.log,
+    });
+  }
 
   private readonly onSocketError = (err: Error): void => {
     clearTimeout(this.timer);
     if (!this.connected) {
       const code = classifyProxyError(err);
-      this.peer.log.info({ code, err, target: `${this.ip}:${this.port}` }, 'HBONE: connecting the local pod failed');
+      this.log.info({ code, err, target: this.target.key }, 'HBONE: connecting the local pod failed');
       respondError(this.stream, code);
       return;
     }
-    // An established connection was reset: HTTP/2's CONNECT_ERROR is the "TCP reset" of a tunnel.
+    // Reset while the protocol was still being detected: the tunnel's "TCP reset".
     if (!this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_CONNECT_ERROR);
   };
 
   private readonly onTimeout = (): void => {
     if (this.connected) return;
     this.socket.destroy();
-    this.peer.log.info({ code: ProxyErrorCode.UPSTREAM_CONNECT_TIMEOUT, target: `${this.ip}:${this.port}` }, 'HBONE: connecting the local pod timed out');
+    this.log.info({ code: ProxyErrorCode.UPSTREAM_CONNECT_TIMEOUT, target: this.target.key }, 'HBONE: connecting the local pod timed out');
     respondError(this.stream, ProxyErrorCode.UPSTREAM_CONNECT_TIMEOUT);
   };
 
   private readonly onStreamClose = (): void => {
     clearTimeout(this.timer);
-    // CONNECT_ERROR is how a tunnel says "TCP reset" (RFC 9113 8.5): pass it on as a RST. Any
-    // other early end (CANCEL: the caller just closed its side, as a socket.destroy() would)
-    // closes the pod connection normally; it must not linger either way.
-    // (Node's http2 sends END_STREAM just before such a RST_STREAM, so the pod side may already
-    // be shut down by the relay; a shut-down socket can only be closed, not reset.)
-    if (this.stream.rstCode === http2.constants.NGHTTP2_CONNECT_ERROR && !this.socket.writableEnded) this.socket.resetAndDestroy();
-    else if (!this.socket.writableEnded || this.stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) this.socket.destroy();
+    // Before a mode is chosen the pod connection is ours to close; afterwards the relay or the
+    // HTTP delivery owns it.
+    if (!this.connected || this.detecting) {
+      this.detecting = false;
+      this.socket.destroy();
+    }
   };
+}
+
+/**
+ * Node 20's Http2Stream corrupts batched writes that contain strings: a corked or buffered
+ * `_writev` of latin1 strings (how http.ServerResponse writes a head) sends freed memory in place
+ * of the head's first bytes. Without `_writev`, Writable hands each chunk to `_write`, which
+ * copies strings correctly. Every tunnel stream gets this, whichever mode it ends up in.
+ */
+function writeChunksOneByOne(stream: http2.ServerHttp2Stream): void {
+  (stream as unknown as { _writev: null })._writev = null;
 }
 
 function respondError(stream: http2.ServerHttp2Stream, code: ProxyErrorCode): void {

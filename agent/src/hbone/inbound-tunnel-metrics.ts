@@ -1,12 +1,13 @@
 // Destination-side traffic metrics of the HBONE server: every tunnelled connection delivered to
 // a pod of this node is counted with the verified source identity (source_principal) and
 // connection_security_policy="mutual_tls" (set on the ProxyMetrics given), the same metric names
-// as the outbound proxy's under reporter="destination". Label objects are cached per identity
+// as the outbound proxy's under reporter="destination"; HTTP requests on such a connection are
+// counted in weft_requests_total{reporter="destination"} with the same labels. Label objects are cached per identity
 // and per snapshot pod, so a tunnel costs two lookups.
 import { parseWorkloadSpiffeId } from '../identity/spiffe-id.js';
 import { UNKNOWN_DESTINATION, UNKNOWN_LABEL, type DestinationLabels, type ProxyMetrics, type SourceLabels } from '../metrics/proxy-metrics.js';
 import type { MeshSnapshot, PodInfo } from '../state/mesh-snapshot.js';
-import type { InboundTunnelEvent, TunnelBytes } from './inbound-server.js';
+import type { InboundTunnelEvent, TunnelAccounting } from './inbound-tunnel-accounting.js';
 
 export class InboundTunnelMetrics {
   /** Keyed by verified SPIFFE ID: bounded by the cluster's service accounts. */
@@ -18,14 +19,20 @@ export class InboundTunnelMetrics {
     private readonly currentSnapshot: () => MeshSnapshot,
   ) {}
 
-  /** For HboneInboundServer's onTunnel: counts the connection now and its bytes when it ends. */
-  readonly onTunnel = (event: InboundTunnelEvent): ((bytes: TunnelBytes) => void) => {
+  /**
+   * For HboneInboundServer's onTunnel: counts the connection now, its requests as they finish
+   * and its bytes when it ends.
+   */
+  readonly onTunnel = (event: InboundTunnelEvent): TunnelAccounting => {
     const traffic = this.metrics.traffic(this.sourceLabels(event.sourceIdentity), this.destinationLabels(event.targetIp));
     traffic.connectionOpened();
-    return (bytes) => {
-      // Client side of this reporter: received = from the calling workload, sent = back to it.
-      traffic.addBytes(bytes.toPeer, bytes.fromPeer);
-      traffic.connectionClosed();
+    return {
+      requests: traffic,
+      ended: (bytes) => {
+        // Client side of this reporter: received = from the calling workload, sent = back to it.
+        traffic.addBytes(bytes.toPeer, bytes.fromPeer);
+        traffic.connectionClosed();
+      },
     };
   };
 

@@ -13,7 +13,7 @@ import { ProxyErrorCode } from './error-codes.js';
 import { rawErrorResponse, sendErrorResponse, statusForErrorCode } from './error-responses.js';
 import { ForwardExchange } from './forward-exchange.js';
 import { forwardableRequestHeaders } from './hop-by-hop-headers.js';
-import { ProxyResponse, onProxyResponseClose, onProxyResponseDrain } from './proxy-response.js';
+import { ProxyResponse, ownProxyResponse } from './proxy-response.js';
 import { routeLabels, type RouteTable } from './route-table.js';
 import type { UpstreamConnector } from './upstream-connector.js';
 import type { UpstreamPools } from './upstream-pools.js';
@@ -92,9 +92,7 @@ export class HttpForwarder {
       startedAtMs,
       this.log,
     );
-    res.owner = exchange;
-    res.on('drain', onProxyResponseDrain);
-    res.on('close', onProxyResponseClose);
+    ownProxyResponse(res, exchange);
     this.pools.get(target, connection.sourceWorkload).dispatch(
       { method: req.method!, path: req.url!, headers, body: hasBody ? req : null },
       exchange,

@@ -22,3 +22,10 @@ export function onProxyResponseDrain(this: ProxyResponse): void {
 export function onProxyResponseClose(this: ProxyResponse): void {
   this.owner?.clientClosed();
 }
+
+/** Makes `owner` the one the response reports drain and close to (listeners are shared functions). */
+export function ownProxyResponse(res: ProxyResponse, owner: ResponseOwner): void {
+  res.owner = owner;
+  res.on('drain', onProxyResponseDrain);
+  res.on('close', onProxyResponseClose);
+}
