@@ -17,6 +17,8 @@ import { repoRoot } from '../support/repo-root.js';
 const execFileAsync = promisify(execFile);
 
 export const echoServer = join(repoRoot, 'dist', 'test', 'e2e', 'fixtures', 'echo-server.js');
+/** Sends raw requests over one connection from inside a pod (fixtures/raw-http-client.ts). */
+export const rawHttpClient = join(repoRoot, 'dist', 'test', 'e2e', 'fixtures', 'raw-http-client.js');
 
 export type E2eBedMode = 'supervised' | 'chart';
 

@@ -21,7 +21,7 @@ import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 import { parseTlsRecords } from '../support/tls-record-stream.js';
 import { uniqueName } from '../support/unique-name.js';
 import { waitFor } from '../support/wait-for.js';
-import { BedFixture, sumMetric } from './bed-fixture.js';
+import { BedFixture, rawHttpClient, sumMetric } from './bed-fixture.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -251,6 +251,25 @@ test("the backend sees the caller's verified SPIFFE ID, and a forged identity he
   assert.deepEqual(answers.map((a) => [a.url, a.headers['x-weft-peer-identity']]), [
     ['/keep-alive-1', clientIdentity],
     ['/keep-alive-2', clientIdentity],
+  ]);
+});
+
+test('a declined upgrade does not open the connection to forged identities (the reported attack)', async () => {
+  // One client connection: an upgrade the backend declines with a 200, then a request that
+  // carries a forged identity. Both must reach the backend with the caller's verified one.
+  const forged = 'spiffe://cluster.local/ns/bank/sa/vault-admin';
+  const result = await bed.exec('client', ns, [process.execPath, rawHttpClient, serviceIp, '80',
+    'GET /ws HTTP/1.1\r\nHost: echo\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+    `GET /second HTTP/1.1\r\nHost: echo\r\nx-weft-peer-identity: ${forged}\r\n\r\n`]);
+  assert.equal(result.code, 0, result.stderr);
+  const { answers } = JSON.parse(result.stdout) as { answers: { status: number; body: string }[] };
+  const seen = answers.map((a) => {
+    const echo = JSON.parse(a.body) as EchoAnswer;
+    return [a.status, echo.url, echo.headers['x-weft-peer-identity']];
+  });
+  assert.deepEqual(seen, [
+    [200, '/ws', clientIdentity],
+    [200, '/second', clientIdentity],
   ]);
 });
 
