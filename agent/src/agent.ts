@@ -7,9 +7,11 @@ import type { AgentConfig } from './config/agent-config.js';
 import { loadKubeConfig } from './k8s/kube-config.js';
 import { ClusterWatch } from './k8s/cluster-caches.js';
 import { StateUpdater } from './state/state-updater.js';
+import { EMPTY_SNAPSHOT } from './state/mesh-snapshot.js';
 import { RedirectPrograms } from './bpf/redirect-programs.js';
 import { PodCgroupFinder } from './bpf/pod-cgroup-finder.js';
 import { EnrollmentReconciler } from './bpf/enrollment-reconciler.js';
+import { CgroupAppearanceWatch } from './bpf/cgroup-appearance-watch.js';
 import { syncMeshMaps } from './bpf/mesh-map-sync.js';
 import { OriginalDestinationTable } from './bpf/original-destination.js';
 import { ownCgroupId } from './bpf/own-cgroup.js';
@@ -28,9 +30,6 @@ import { InboundTunnelMetrics } from './hbone/inbound-tunnel-metrics.js';
 import { MeshUpstreamConnector } from './hbone/mesh-upstream-connector.js';
 import { PlainTcpConnector } from './proxy/upstream-connector.js';
 
-/** How often enrolled pods whose cgroup was missing are looked for again. */
-const ENROLLMENT_RETRY_MS = 1000;
-
 export class Agent {
   private programs?: RedirectPrograms;
   private watch?: ClusterWatch;
@@ -40,7 +39,7 @@ export class Agent {
   private hboneServer?: HboneInboundServer;
   private hboneConnector?: HboneConnector;
   private uninstallDetector?: UninstallDetector;
-  private retryTimer?: NodeJS.Timeout;
+  private cgroupWatch?: CgroupAppearanceWatch;
 
   constructor(private readonly config: AgentConfig, private readonly log: Logger) {}
 
@@ -70,14 +69,32 @@ export class Agent {
       log.child({ subsys: 'enrollment' }),
       () => agentMetrics.bpfAttachErrors.inc(),
     );
-    let pendingEnrollment = false;
-    // Two consumers, so a failed map write (logged by the updater) never skips enrollment.
-    state.onPublish((snapshot) => syncMeshMaps(snapshot, programs.mapFds.weft_svc, programs.mapFds.weft_pod_cidr));
-    state.onPublish((snapshot) => {
+    const reconcileEnrollment = (): void => {
+      // Only ever after the first publication (the watch starts on a pending pod), never on
+      // the empty placeholder, which would look like "no pod is enrolled".
+      const snapshot = state.current();
+      if (snapshot === EMPTY_SNAPSHOT) return;
       const result = enrollment.reconcile(snapshot);
       agentMetrics.enrolledPods.set(result.attached);
-      pendingEnrollment = result.pending > 0;
+      cgroupWatch.update(result.pending);
+      if (!staleMapPinsChecked && result.pending === 0 && result.errors === 0) {
+        // Every link runs this build's programs now: maps pinned by a build with another
+        // layout serve nobody any more.
+        staleMapPinsChecked = true;
+        const removed = programs.removeStaleMapPins();
+        if (removed.length > 0) log.info({ subsys: 'bpf', removed, layout: programs.mapLayout }, 'map pins of an earlier layout removed');
+      }
+    };
+    let staleMapPinsChecked = false;
+    const cgroupWatch = new CgroupAppearanceWatch({
+      root: config.cgroupRoot,
+      onPodCgroupAppeared: reconcileEnrollment,
+      log: log.child({ subsys: 'enrollment' }),
     });
+    this.cgroupWatch = cgroupWatch;
+    // Two consumers, so a failed map write (logged by the updater) never skips enrollment.
+    state.onPublish((snapshot) => syncMeshMaps(snapshot, programs.mapFds.weft_svc, programs.mapFds.weft_pod_cidr));
+    state.onPublish(reconcileEnrollment);
     if (config.ca) {
       this.identities = new WorkloadIdentities({
         trustDomain: config.trustDomain,
@@ -163,11 +180,6 @@ export class Agent {
       }),
     });
     await this.proxy.listen();
-
-    this.retryTimer = setInterval(() => {
-      if (pendingEnrollment) state.rebuild();
-    }, ENROLLMENT_RETRY_MS);
-    this.retryTimer.unref();
   }
 
   /**
@@ -210,7 +222,7 @@ export class Agent {
    */
   async stop(): Promise<void> {
     const uninstalling = (await this.uninstallDetector?.uninstalling()) ?? false;
-    if (this.retryTimer) clearInterval(this.retryTimer);
+    this.cgroupWatch?.stop();
     await this.proxy?.close();
     await this.hboneConnector?.close();
     await this.hboneServer?.close();

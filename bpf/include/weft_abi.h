@@ -42,8 +42,15 @@ struct weft_cidr_key {
 	__u32 ip4_be;
 };
 
+/* Overridable at build time (a test builds a second layout to prove upgrades across layouts). */
+#ifndef WEFT_MAX_CONNS
 #define WEFT_MAX_CONNS 65536
+#endif
+#ifndef WEFT_MAX_SVCS
 #define WEFT_MAX_SVCS 16384
+#endif
+#ifndef WEFT_MAX_CIDRS
 #define WEFT_MAX_CIDRS 64
+#endif
 
 #endif

@@ -20,6 +20,11 @@ const c = {
   objectFindProgram: lib.func('bpf_program *bpf_object__find_program_by_name(bpf_object *obj, const char *name)'),
   mapName: lib.func('const char *bpf_map__name(bpf_map *map)'),
   mapFd: lib.func('int bpf_map__fd(bpf_map *map)'),
+  mapType: lib.func('int bpf_map__type(bpf_map *map)'),
+  mapKeySize: lib.func('uint32_t bpf_map__key_size(bpf_map *map)'),
+  mapValueSize: lib.func('uint32_t bpf_map__value_size(bpf_map *map)'),
+  mapMaxEntries: lib.func('uint32_t bpf_map__max_entries(bpf_map *map)'),
+  mapFlags: lib.func('uint32_t bpf_map__map_flags(bpf_map *map)'),
   mapSetPinPath: lib.func('int bpf_map__set_pin_path(bpf_map *map, const char *path)'),
   mapInitialValue: lib.func('void *bpf_map__initial_value(bpf_map *map, _Out_ size_t *psize)'),
   programAttachCgroup: lib.func('bpf_link *bpf_program__attach_cgroup(bpf_program *prog, int cgroup_fd)'),
@@ -81,6 +86,26 @@ export function findProgram(obj: BpfObjectPtr, name: string): BpfProgramPtr {
 
 export function mapFd(map: BpfMapPtr): number {
   return intOrThrow('bpf_map__fd', c.mapFd(map));
+}
+
+/** What a pinned map must match to be reused by a newly loaded object (libbpf's compat check). */
+export interface MapLayout {
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+}
+
+/** The definition of an opened (not necessarily loaded) map. */
+export function mapLayout(map: BpfMapPtr): MapLayout {
+  return {
+    type: c.mapType(map) as number,
+    keySize: c.mapKeySize(map) as number,
+    valueSize: c.mapValueSize(map) as number,
+    maxEntries: c.mapMaxEntries(map) as number,
+    flags: c.mapFlags(map) as number,
+  };
 }
 
 export function setMapPinPath(map: BpfMapPtr, path: string): void {

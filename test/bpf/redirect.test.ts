@@ -90,7 +90,7 @@ test('detaching removes the redirection and the link pins', () => {
   programs!.detach('pod-b');
   assert.deepEqual(programs!.attachedOwners(), ['pod-a']);
   assert.doesNotMatch(execFileSync('bpftool', ['cgroup', 'show', otherCgroup], { encoding: 'utf8' }), /weft_/);
-  closeSync(libbpf.openPinned(join(world.pinDir, 'maps', 'weft_svc')));
+  closeSync(libbpf.openPinned(join(world.pinDir, 'maps', programs!.mapLayout, 'weft_svc')));
 });
 
 test('a pod whose cgroup is already gone (deleted while the agent was down) detaches cleanly', () => {

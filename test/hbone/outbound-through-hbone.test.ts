@@ -32,6 +32,8 @@ const REMOTE_ECHO_IP = '127.0.0.7';
 const LOCAL_WEB_IP = '127.0.0.8';
 const WEB_VIP = { ip: '10.96.0.10', port: 80 };
 const LOCAL_VIP = { ip: '10.96.0.11', port: 80 };
+const SWAP_WEB_IP = '127.0.0.12';
+const SWAP_VIP = { ip: '10.96.0.12', port: 80 };
 const CLIENT_ID = spiffeId('demo', 'client');
 const WEB_ID = spiffeId('demo', 'web');
 
@@ -41,6 +43,10 @@ describe('outbound proxy through HBONE', () => {
   const remoteWeb = new IdentityEchoBackend();
   const localWeb = new IdentityEchoBackend();
   const remoteEcho = new EchoServer();
+  const swapWeb = new IdentityEchoBackend();
+  /** What node-1's proxy sees; a test swaps it as the state updater would. */
+  let node1Current: MeshSnapshot;
+  let swapSnapshots: { plain: MeshSnapshot; enrolled: MeshSnapshot };
   const destinations = new OriginalDestinations();
   let inbound: HboneInboundServer;
   let node1Inbound: HboneInboundServer;
@@ -51,7 +57,7 @@ describe('outbound proxy through HBONE', () => {
   let node1Handshakes = 0;
 
   before(async () => {
-    await Promise.all([remoteWeb.start(REMOTE_WEB_IP), localWeb.start(LOCAL_WEB_IP), remoteEcho.start(REMOTE_ECHO_IP)]);
+    await Promise.all([remoteWeb.start(REMOTE_WEB_IP), localWeb.start(LOCAL_WEB_IP), remoteEcho.start(REMOTE_ECHO_IP), swapWeb.start(SWAP_WEB_IP)]);
     const ca = await TestCa.create();
     const node1Credentials = new WorkloadCredentialStore(TRUST_DOMAIN, ca.bundlePem);
     node1Credentials.setCertificate(CLIENT_ID, await ca.issue(CLIENT_ID));
@@ -64,17 +70,24 @@ describe('outbound proxy through HBONE', () => {
     const web = meshPod(REMOTE_WEB_IP, { serviceAccount: 'web', nodeName: 'node-2', hostIp: NODE2_IP });
     const echoPod = meshPod(REMOTE_ECHO_IP, { serviceAccount: 'web', nodeName: 'node-2', hostIp: NODE2_IP });
     const localPod = meshPod(LOCAL_WEB_IP, { serviceAccount: 'web', nodeName: 'node-1', hostIp: NODE1_IP });
-    const node1Snapshot: MeshSnapshot = {
+    // The swap endpoint: first a pod outside the mesh, then (same IP) an enrolled one.
+    const swapPlain = meshPod(SWAP_WEB_IP, { serviceAccount: 'web', nodeName: 'node-2', hostIp: NODE2_IP, enrolled: false });
+    const swapEnrolled = meshPod(SWAP_WEB_IP, { serviceAccount: 'web', nodeName: 'node-2', hostIp: NODE2_IP });
+    const node1View = (swapPod: typeof swapPlain): MeshSnapshot => ({
       ...buildSnapshot({
-        pods: [client, uncertified, web, echoPod, localPod],
+        pods: [client, uncertified, web, echoPod, localPod, swapPod],
         services: [
           { namespace: 'demo', name: 'web', clusterIP: WEB_VIP.ip, port: WEB_VIP.port, endpoints: [{ ip: REMOTE_WEB_IP, port: remoteWeb.port, pod: web }] },
           { namespace: 'demo', name: 'local', clusterIP: LOCAL_VIP.ip, port: LOCAL_VIP.port, endpoints: [{ ip: LOCAL_WEB_IP, port: localWeb.port, pod: localPod }] },
+          { namespace: 'demo', name: 'swap', clusterIP: SWAP_VIP.ip, port: SWAP_VIP.port, endpoints: [{ ip: SWAP_WEB_IP, port: swapWeb.port, pod: swapPod }] },
         ],
       }),
       nodeName: 'node-1',
-    };
-    const node2Snapshot = nodeSnapshot('node-2', NODE2_IP, [web, echoPod]);
+    });
+    const node1Snapshot = node1View(swapPlain);
+    swapSnapshots = { plain: node1Snapshot, enrolled: node1View(swapEnrolled) };
+    node1Current = node1Snapshot;
+    const node2Snapshot = nodeSnapshot('node-2', NODE2_IP, [web, echoPod, swapEnrolled]);
 
     inbound = new HboneInboundServer({ host: NODE2_IP, port: 0, credentials: node2Credentials, currentSnapshot: () => node2Snapshot, log });
     inbound.tlsServer.on('secureConnection', () => handshakes++);
@@ -93,7 +106,7 @@ describe('outbound proxy through HBONE', () => {
     proxy = new OutboundProxy({
       host: '127.0.0.1',
       port: 0,
-      currentSnapshot: () => node1Snapshot,
+      currentSnapshot: () => node1Current,
       originalDestination: destinations.take,
       metrics: new ProxyMetrics(createMetricsRegistry({ processMetrics: false }), { reporter: 'source' }),
       log,
@@ -113,7 +126,7 @@ describe('outbound proxy through HBONE', () => {
     await hbone?.close();
     await inbound?.close();
     await node1Inbound?.close();
-    await Promise.all([remoteWeb.stop(), localWeb.stop(), remoteEcho.stop()]);
+    await Promise.all([remoteWeb.stop(), localWeb.stop(), remoteEcho.stop(), swapWeb.stop()]);
   });
 
   async function curl(target: OriginalDestination, path: string, sourceIp = CLIENT_IP): Promise<{ status: number; headers: string; body: string }> {
@@ -141,6 +154,24 @@ describe('outbound proxy through HBONE', () => {
       assert.deepEqual(body.identities, [CLIENT_ID]);
     }
     assert.equal(handshakes - handshakesBefore, 1, 'requests reuse one tunnel session');
+  });
+
+  test('a snapshot that enrols an endpoint moves its requests into the tunnel at once (no pooled plaintext connection reused)', async () => {
+    try {
+      const before = await curl(SWAP_VIP, '/before');
+      assert.equal(before.status, 200, before.headers);
+      assert.deepEqual(
+        (JSON.parse(before.body) as { identities: string[] }).identities,
+        [spiffeId('kube-system', 'forged')],
+        "outside the mesh: plain TCP, the client's own header passed on, no verified identity",
+      );
+      node1Current = swapSnapshots.enrolled;
+      const after = await curl(SWAP_VIP, '/after');
+      assert.equal(after.status, 200, after.headers);
+      assert.deepEqual((JSON.parse(after.body) as { identities: string[] }).identities, [CLIENT_ID], 'enrolled: through HBONE with the verified identity');
+    } finally {
+      node1Current = swapSnapshots.plain;
+    }
   });
 
   test('opaque TCP to a pod on another node is relayed through the tunnel', async () => {

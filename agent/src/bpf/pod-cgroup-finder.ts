@@ -7,7 +7,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-const POD_DIR = /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?$/;
+/** A pod's cgroup directory name (either driver), capturing the UID. */
+export const POD_CGROUP_DIR = /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?$/;
 /** kubepods hierarchies are at most a few levels deep; the bound keeps a bad root cheap. */
 const MAX_DEPTH = 8;
 
@@ -44,7 +45,7 @@ export class PodCgroupFinder {
     for (const entry of entries) {
       if (!entry.isDirectory()) continue;
       const path = join(dir, entry.name);
-      const match = POD_DIR.exec(entry.name);
+      const match = POD_CGROUP_DIR.exec(entry.name);
       if (match) found.set(match[1]!.replaceAll('_', '-'), path);
       else this.walk(path, depth + 1, found);
     }

@@ -1,7 +1,13 @@
 // Loads Weft's redirection programs for one node and attaches them to pod cgroups.
-// Maps are pinned under <pinDir>/maps/ and shared by the three objects (libbpf reuses a pinned
-// map of the same name), so their contents survive an agent restart. Links are pinned under
-// <pinDir>/links/<owner>/ so redirection keeps working while the agent is down.
+// Maps are pinned under <pinDir>/maps/<layout>/ and shared by the objects (libbpf reuses a
+// pinned map of the same name), so their contents survive an agent restart. <layout> names the
+// maps' definitions (type, key and value size, entries, flags): libbpf refuses to reuse a
+// pinned map whose definition changed, so a build that changes one pins a fresh set beside the
+// old one instead of failing to load; its links then move to the new programs one pod at a
+// time (atomically each), and the old set is removed once no link uses it
+// (removeStaleMapPins). Links are pinned under <pinDir>/links/<owner>/ so redirection keeps
+// working while the agent is down.
+import { createHash } from 'node:crypto';
 import { openSync, closeSync, mkdirSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as libbpf from '../../../native/src/libbpf.js';
@@ -48,33 +54,46 @@ export class RedirectPrograms {
   readonly mapFds: Readonly<Record<MapName, number>>;
   private closed = false;
 
-  private constructor(private readonly pinDir: string, objects: LoadedObject[], mapFds: Record<MapName, number>) {
+  private constructor(
+    private readonly pinDir: string,
+    /** The directory name of this build's map pins under <pinDir>/maps/. */
+    readonly mapLayout: string,
+    objects: LoadedObject[],
+    mapFds: Record<MapName, number>,
+  ) {
     this.objects = objects;
     this.mapFds = mapFds;
   }
 
   static load(options: RedirectProgramsOptions): RedirectPrograms {
-    const mapsDir = join(options.pinDir, 'maps');
-    mkdirSync(mapsDir, { recursive: true });
-    mkdirSync(join(options.pinDir, 'links'), { recursive: true });
     const config = configCodec.encode(options.config);
     const objects: LoadedObject[] = [];
     const mapFds: Partial<Record<MapName, number>> = {};
+    let mapLayout: string;
     try {
+      // Two phases: open every object to learn the maps' definitions, then load against the
+      // pins of exactly that layout.
+      const paths: string[] = [];
       for (const { object, program, strictOnly } of REDIRECT_PROGRAMS) {
         const path = join(options.objectDir, object);
-        const obj = libbpf.openObject(path);
-        objects.push({ obj, program: null as unknown as libbpf.BpfProgramPtr, programName: program, strictOnly });
-        for (const { name, map } of libbpf.objectMaps(obj)) {
+        paths.push(path);
+        objects.push({ obj: libbpf.openObject(path), program: null as unknown as libbpf.BpfProgramPtr, programName: program, strictOnly });
+      }
+      mapLayout = mapLayoutName(objects.map(({ obj }) => obj));
+      const mapsDir = join(options.pinDir, 'maps', mapLayout);
+      mkdirSync(mapsDir, { recursive: true });
+      mkdirSync(join(options.pinDir, 'links'), { recursive: true });
+      objects.forEach((loaded, index) => {
+        for (const { name, map } of libbpf.objectMaps(loaded.obj)) {
           if (name.endsWith('.rodata')) libbpf.writeInitialValue(map, 0, config);
           else libbpf.setMapPinPath(map, join(mapsDir, name));
         }
-        libbpf.loadObject(obj, path);
-        objects[objects.length - 1]!.program = libbpf.findProgram(obj, program);
-        for (const { name, map } of libbpf.objectMaps(obj)) {
+        libbpf.loadObject(loaded.obj, paths[index]!);
+        loaded.program = libbpf.findProgram(loaded.obj, loaded.programName);
+        for (const { name, map } of libbpf.objectMaps(loaded.obj)) {
           if ((MAP_NAMES as readonly string[]).includes(name)) mapFds[name as MapName] ??= libbpf.mapFd(map);
         }
-      }
+      });
     } catch (err) {
       for (const { obj } of objects) libbpf.closeObject(obj);
       throw err;
@@ -82,7 +101,24 @@ export class RedirectPrograms {
     for (const name of MAP_NAMES) {
       if (mapFds[name] === undefined) throw new BpfError('bpf_object__load', 2, `map ${name} missing from objects`);
     }
-    return new RedirectPrograms(options.pinDir, objects, mapFds as Record<MapName, number>);
+    return new RedirectPrograms(options.pinDir, mapLayout, objects, mapFds as Record<MapName, number>);
+  }
+
+  /**
+   * Removes the map pins of other layouts (an older build's, or the unversioned pins of
+   * releases before layouts existed). Call it once every link has been moved to these
+   * programs: a program still attached somewhere keeps its maps alive regardless, but the old
+   * pins would no longer be updated. Returns what was removed.
+   */
+  removeStaleMapPins(): string[] {
+    const mapsDir = join(this.pinDir, 'maps');
+    const removed: string[] = [];
+    for (const entry of existsSync(mapsDir) ? readdirSync(mapsDir) : []) {
+      if (entry === this.mapLayout) continue;
+      rmSync(join(mapsDir, entry), { recursive: true, force: true });
+      removed.push(entry);
+    }
+    return removed;
   }
 
   private linkDir(owner: string): string {
@@ -177,6 +213,28 @@ export class RedirectPrograms {
     }
     rmSync(pinDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * `layout-<hash>` of the definitions of the shared maps. Every object includes the same map
+ * headers; two objects that disagree on a map are a build error, refused here.
+ */
+function mapLayoutName(objects: readonly libbpf.BpfObjectPtr[]): string {
+  const definitions = new Map<string, string>();
+  for (const obj of objects) {
+    for (const { name, map } of libbpf.objectMaps(obj)) {
+      if (!(MAP_NAMES as readonly string[]).includes(name)) continue;
+      const layout = libbpf.mapLayout(map);
+      const definition = `${name} type=${layout.type} key=${layout.keySize} value=${layout.valueSize} entries=${layout.maxEntries} flags=${layout.flags}`;
+      const seen = definitions.get(name);
+      if (seen !== undefined && seen !== definition) {
+        throw new BpfError('bpf_object__open_file', 22, `objects disagree on map ${name}: "${seen}" vs "${definition}"`);
+      }
+      definitions.set(name, definition);
+    }
+  }
+  const text = [...definitions.values()].sort().join('\n');
+  return `layout-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
 }
 
 function detachPinned(pin: string): void {

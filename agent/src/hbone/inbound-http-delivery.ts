@@ -22,6 +22,8 @@ import type { LocalPodConnections } from './local-pod-connections.js';
 import { setPeerIdentityHeader } from './peer-identity.js';
 import type { SpiffeId } from './workload-credentials.js';
 
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
 /** One tunnel stream being served as HTTP/1.x. */
 export interface InboundHttpTunnel {
   readonly stream: Duplex;
@@ -57,7 +59,7 @@ function onInboundResponseClose(this: InboundResponse): void {
 }
 
 export interface InboundHttpDeliveryOptions {
-  /** A caller connection idle (no bytes either way) for this long is closed. */
+  /** A request in progress with no bytes either way for this long is cut. */
   idleTimeoutMs: number;
   log: Logger;
 }
@@ -72,8 +74,10 @@ export class InboundHttpDelivery {
     this.server = http.createServer<typeof IncomingMessage, typeof InboundResponse>({
       ServerResponse: InboundResponse,
       requestTimeout: 0,
-      // The caller's pool decides when an idle connection goes; do not race it with 5 s.
-      keepAliveTimeout: options.idleTimeoutMs,
+      // Idle keep-alive between requests stays short (Node's 5 s, announced in Keep-Alive, so the
+      // caller's pool closes first): a pooled connection rides the tunnel session it was opened
+      // on, and after a certificate rotation new requests should move to the new session soon.
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       // Strict parsing: a lenient parser is how requests get smuggled past a proxy.
       insecureHTTPParser: false,
     });

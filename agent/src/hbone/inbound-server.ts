@@ -340,10 +340,13 @@ export class HboneInboundServer {
       targetPort: authority.port,
       securityPolicy: 'mutual_tls',
     });
+    const key = `${authority.ip}:${authority.port}`;
     const target: UpstreamTarget = {
       ip: authority.ip,
       port: authority.port,
-      key: `${authority.ip}:${authority.port}`,
+      key,
+      // Delivered over local TCP whatever the pod is (this server is the end of the tunnel).
+      poolKey: `${key} local`,
       labels: UNKNOWN_DESTINATION,
       pod,
     };

@@ -20,7 +20,7 @@ import {
 import { formatWorkloadSpiffeId } from '../identity/spiffe-id.js';
 import { Ipv4CidrSet } from './ipv4-cidr-set.js';
 import type { SourceWorkload } from './source-workload.js';
-import type { UpstreamTarget } from './upstream-target.js';
+import { transportPoolKey, type UpstreamTarget } from './upstream-target.js';
 
 /** How the first bytes of a connection are treated. */
 export type ProtocolHint = 'sniff' | 'http1' | 'tcp';
@@ -120,12 +120,12 @@ export class RouteTable {
     const pod = snapshot.podsByIp.get(ip);
     if (pod !== undefined || this.podCidrs(snapshot).has(ip)) {
       const labels = pod === undefined ? UNKNOWN_DESTINATION : this.podDestinationLabels(pod);
-      return { kind: 'direct', reason: 'pod', target: { ip, port, key: addressKey, labels, pod }, protocol: 'sniff' };
+      return { kind: 'direct', reason: 'pod', target: { ip, port, key: addressKey, poolKey: transportPoolKey(addressKey, pod), labels, pod }, protocol: 'sniff' };
     }
     return {
       kind: 'direct',
       reason: 'passthrough',
-      target: { ip, port, key: addressKey, labels: UNKNOWN_DESTINATION },
+      target: { ip, port, key: addressKey, poolKey: transportPoolKey(addressKey, undefined), labels: UNKNOWN_DESTINATION },
       protocol: 'tcp',
     };
   }
@@ -156,10 +156,12 @@ export class RouteTable {
     let target = cache.targets.get(endpoint);
     if (target === undefined) {
       const pod = endpoint.pod ?? this.currentSnapshot().podsByIp.get(endpoint.ip);
+      const key = serviceAddressKey(endpoint.ip, endpoint.port);
       target = Object.freeze({
         ip: endpoint.ip,
         port: endpoint.port,
-        key: serviceAddressKey(endpoint.ip, endpoint.port),
+        key,
+        poolKey: transportPoolKey(key, pod),
         labels: Object.freeze({
           service: cache.labels.service,
           workload: pod?.workload ?? UNKNOWN_LABEL,

@@ -1,7 +1,10 @@
-// Keep-alive HTTP/1.1 connection pools, one undici Pool per (source identity, endpoint ip:port),
+// Keep-alive HTTP/1.1 connection pools, one undici Pool per (source identity, target pool key),
 // created on first use. Pools are kept apart per source workload identity because a pooled
 // connection may be an HBONE tunnel opened with that workload's certificate: it must never carry
-// another workload's requests. Every pool opens its sockets through the shared UpstreamConnector.
+// another workload's requests; and per transport decision (UpstreamTarget.poolKey: plain or
+// HBONE, which node, which destination identity), because a pool connects with the target it
+// was created for: a snapshot that changes the decision gets a new pool, and the old one idles
+// out. Every pool opens its sockets through the shared UpstreamConnector.
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { Pool, type buildConnector } from 'undici';
@@ -50,10 +53,10 @@ export class UpstreamPools {
       bySource = new Map();
       this.entries.set(sourceKey, bySource);
     }
-    let entry = bySource.get(target.key);
+    let entry = bySource.get(target.poolKey);
     if (entry === undefined) {
       entry = { pool: this.create(target, source), usedInEpoch: this.epoch };
-      bySource.set(target.key, entry);
+      bySource.set(target.poolKey, entry);
       this.count++;
     } else {
       entry.usedInEpoch = this.epoch;

@@ -1,6 +1,11 @@
 // The single writer of the mesh snapshot. Cache changes arrive in bursts (a relist delivers
 // hundreds of events); they are coalesced into one rebuild per tick, and the new snapshot is
 // swapped in whole, so readers always see a consistent picture.
+//
+// Nothing is published until every informer has listed: a snapshot built from half-listed
+// caches (namespaces known, pods not yet) would look like "no enrolled pods, no services" to
+// the BPF map sync and the enrollment reconciler, which would then delete map entries and
+// detach the links a previous agent left pinned.
 import type { Logger } from 'pino';
 import type { ClusterCaches } from '../k8s/cluster-caches.js';
 import { EMPTY_SNAPSHOT, type MeshSnapshot } from './mesh-snapshot.js';
@@ -8,13 +13,18 @@ import { buildSnapshot } from './snapshot-builder.js';
 
 export type SnapshotListener = (snapshot: MeshSnapshot) => void;
 
+/** The caches a snapshot is built from, and whether every one of them has listed once. */
+export interface SyncedClusterCaches extends ClusterCaches {
+  synced(): boolean;
+}
+
 export class StateUpdater {
   private snapshot: MeshSnapshot = EMPTY_SNAPSHOT;
   private scheduled = false;
   private readonly listeners: SnapshotListener[] = [];
 
   constructor(
-    private readonly caches: ClusterCaches,
+    private readonly caches: SyncedClusterCaches,
     private readonly nodeName: string,
     private readonly nodeIp: string,
     private readonly log: Logger,
@@ -37,7 +47,12 @@ export class StateUpdater {
     });
   }
 
-  rebuild(): void {
+  /**
+   * Builds and publishes a snapshot of the caches now; does nothing (and says so) while some
+   * informer has not listed yet: the caller publishes once they all have (ClusterWatch.start).
+   */
+  rebuild(): boolean {
+    if (!this.caches.synced()) return false;
     const next = buildSnapshot({
       version: this.snapshot.version + 1,
       nodeName: this.nodeName,
@@ -53,5 +68,6 @@ export class StateUpdater {
         this.log.error({ err, version: next.version }, 'snapshot consumer failed');
       }
     }
+    return true;
   }
 }
