@@ -7,7 +7,7 @@ NODE_TEST_FLAGS ?= --test-concurrency=1 --test-timeout=600000
 # (a stale dist/ file of a deleted test never runs).
 TEST_FILES = $$(find test agent -name '*.test.ts' | sort | sed 's|^|dist/|; s|\.ts$$|.js|')
 
-.PHONY: all setup build ts bpf dist test unit demo bench down clean
+.PHONY: all setup build ts bpf dist test unit demo bench fuzz down clean
 
 all: build
 
@@ -46,6 +46,12 @@ demo: build
 
 bench: build
 	node dist/test/bench/main.js $(BENCH_FLAGS)
+
+# The malformed-input fuzz test with a long budget (make test runs it with a small one).
+# Reproduce a failure with the seed it prints: make fuzz FUZZ_SEED=<seed>.
+FUZZ_CASES ?= 20000
+fuzz: build
+	WEFT_FUZZ_CASES=$(FUZZ_CASES) $(if $(FUZZ_SEED),WEFT_FUZZ_SEED=$(FUZZ_SEED)) node --test $(NODE_TEST_FLAGS) dist/test/fuzz/malformed-input.test.js
 
 down:
 	node dist/test/bed/main.js down
