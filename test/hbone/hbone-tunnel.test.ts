@@ -75,6 +75,8 @@ describe('HBONE tunnel', () => {
   const echo = new EchoServer();
   const upgrading = new HttpBackend('upgrading');
   const tunnels: InboundTunnelEvent[] = [];
+  /** Tunnels the server reported as ended (each opened one must end exactly once). */
+  let endedTunnels = 0;
   const rejections: string[] = [];
   let handshakes = 0;
   /** Serial numbers of the client certificates the server accepted, in handshake order. */
@@ -118,7 +120,7 @@ describe('HBONE tunnel', () => {
       log,
       onTunnel: (event) => {
         tunnels.push(event);
-        return unobservedTunnel(event);
+        return { requests: unobservedTunnel(event).requests, ended: () => endedTunnels++ };
       },
       onPeerRejected: (reason, detail) => rejections.push(`${reason}: ${detail}`),
     });
@@ -251,6 +253,18 @@ describe('HBONE tunnel', () => {
     assert.equal(await echoOnce(stream, 'x'), 'x');
     stream.end();
     await waitFor(() => client.stats().sessions === 0, { timeoutMs: 10_000, what: 'the idle session is closed' });
+  });
+
+  test('every tunnel is reported ended once, also one closed before its caller sent a byte', async () => {
+    const openedBefore = tunnels.length;
+    const endedBefore = endedTunnels;
+    const silent = await openTunnel(connector(), request(ECHO_POD_IP, echo.port));
+    silent.destroy();
+    const spoken = await openTunnel(connector(), request(ECHO_POD_IP, echo.port));
+    assert.equal(await echoOnce(spoken, 'x\n'), 'x\n');
+    spoken.end();
+    await waitFor(() => endedTunnels - endedBefore === 2, { timeoutMs: 5_000, what: 'both tunnels reported ended' });
+    assert.equal(tunnels.length - openedBefore, 2);
   });
 
   test('a client that abandons its stream makes the server drop the pod connection', async () => {

@@ -7,7 +7,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import type { ClientHttp2Stream } from 'node:http2';
+import http2, { type ClientHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import pino from 'pino';
 import { HboneConnector } from '../../agent/src/hbone/hbone-connector.js';
@@ -326,5 +326,89 @@ describe('x-weft-peer-identity cannot be forged through the tunnel', () => {
     stream.write('get key\r\nset key 0 0 5\r\nvalue\r\n');
     await waitFor(() => rawPodBytes[index] === 'get key\r\nset key 0 0 5\r\nvalue\r\n', { timeoutMs: 10_000, what: 'the memcached-style lines relayed as sent' });
     stream.destroy();
+  });
+});
+
+describe('x-weft-peer-identity on HTTP/2 (h2c with prior knowledge, as gRPC sends it)', () => {
+  let ca: TestCa;
+  let server: HboneInboundServer;
+  let connector: HboneConnector;
+  const seen: { path: string; identities: string[] }[] = [];
+  const backend = http2.createServer((req, res) => {
+    const identities: string[] = [];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      if (req.rawHeaders[i]!.toLowerCase() === 'x-weft-peer-identity') identities.push(req.rawHeaders[i + 1]!);
+    }
+    seen.push({ path: req.url, identities });
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/grpc' });
+      res.addTrailers({ 'grpc-status': '0', 'grpc-message': 'ok' });
+      res.end(Buffer.concat(chunks));
+    });
+  });
+  const H2_POD_IP = '127.0.0.24';
+  let backendPort = 0;
+
+  before(async () => {
+    ca = await TestCa.create();
+    const serverCredentials = new WorkloadCredentialStore(TRUST_DOMAIN, ca.bundlePem);
+    serverCredentials.setCertificate(POD_ID, await ca.issue(POD_ID));
+    const clientCredentials = new WorkloadCredentialStore(TRUST_DOMAIN, ca.bundlePem);
+    clientCredentials.setCertificate(CLIENT_ID, await ca.issue(CLIENT_ID));
+    backendPort = await listen(backend, H2_POD_IP);
+    server = new HboneInboundServer({
+      host: NODE_IP,
+      port: 0,
+      credentials: serverCredentials,
+      currentSnapshot: () => nodeSnapshot('node-a', NODE_IP, [meshPod(H2_POD_IP, { namespace: 'attack', serviceAccount: 'backend', nodeName: 'node-a' })]),
+      log,
+    });
+    await server.listen();
+    connector = new HboneConnector({ credentials: clientCredentials, log, port: server.address().port });
+  });
+
+  after(async () => {
+    await connector?.close();
+    await server?.close();
+    await new Promise<void>((resolve) => backend.close(() => resolve()));
+  });
+
+  test('every stream carries only the verified identity; bodies and gRPC trailers come back', async () => {
+    const tunnel = await openTunnel(connector, { sourceIdentity: CLIENT_ID, nodeIp: NODE_IP, destinationIdentity: POD_ID, targetIp: H2_POD_IP, targetPort: backendPort });
+    const session = http2.connect(`http://${H2_POD_IP}:${backendPort}`, { createConnection: () => tunnel });
+    try {
+      const call = (path: string, headers: http2.OutgoingHttpHeaders): Promise<{ status: number; body: string; trailers: http2.IncomingHttpHeaders }> =>
+        new Promise((resolve, reject) => {
+          const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', ...headers });
+          let status = 0;
+          let body = '';
+          let trailers: http2.IncomingHttpHeaders = {};
+          req.on('response', (h) => (status = Number(h[':status'])));
+          req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          req.on('trailers', (t) => (trailers = t));
+          req.on('end', () => resolve({ status, body, trailers }));
+          req.on('error', reject);
+          req.end(`payload of ${path}`);
+        });
+      const answers = await Promise.all([
+        call('/shop.v1.Orders/Get', { 'x-weft-peer-identity': FORGED }),
+        call('/shop.v1.Orders/List', { 'x-weft-peer-identity': [FORGED, FORGED] }),
+        call('/shop.v1.Orders/Put', {}),
+      ]);
+      for (const answer of answers) {
+        assert.equal(answer.status, 200);
+        assert.match(answer.body, /^payload of /);
+        assert.equal(answer.trailers['grpc-status'], '0', 'gRPC status trailer passed on');
+      }
+      assert.deepEqual(
+        seen.map((s) => [s.path, s.identities]).sort(),
+        [['/shop.v1.Orders/Get', [CLIENT_ID]], ['/shop.v1.Orders/List', [CLIENT_ID]], ['/shop.v1.Orders/Put', [CLIENT_ID]]],
+      );
+    } finally {
+      session.destroy();
+      tunnel.destroy();
+    }
   });
 });

@@ -12,8 +12,8 @@
 //   HTTP/1.x if that line mentions `HTTP/` in any case, opaque otherwise (memcached's
 //   `get key`, Redis inline commands);
 // - anything else (TLS records, binary protocols, RESP's `*1\r\n`) is opaque at once;
-// - the HTTP/2 connection preface is its own protocol (relayed opaquely for now: HTTP/2 is
-//   terminated at L7 by the routing issue; see the README's note on x-weft-peer-identity).
+// - the HTTP/2 connection preface is its own protocol: served by the HTTP/2 delivery, which
+//   sets the identity on every request stream.
 // An HTTP-like first line longer than MAX_FIRST_LINE_BYTES is refused, never passed on.
 
 export type InboundProtocol = 'http1' | 'http2-prior-knowledge' | 'opaque' | 'undecided' | 'refused';

@@ -8,8 +8,9 @@
 //
 // Each CONNECT stream names `<pod ip>:<port>`; it is served only if that pod is enrolled, runs
 // on this node, and runs as the SNI identity (403 otherwise, 400 for a malformed authority).
-// The pod is then reached over plain local TCP and bytes are relayed both ways with
-// backpressure; HTTP/1.x requests get `x-weft-peer-identity` (peer-identity-header.ts).
+// The pod is then reached over plain local TCP. Streams that carry HTTP/1.x or HTTP/2 are
+// parsed (inbound-http-delivery.ts, inbound-http2-delivery.ts) and every request gets
+// `x-weft-peer-identity`; anything else is relayed both ways with backpressure.
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -23,9 +24,10 @@ import type { MeshSnapshot } from '../state/mesh-snapshot.js';
 import { parseConnectAuthority } from './connect-authority.js';
 import { HBONE_PORT } from './hbone-connector.js';
 import { InboundHttpDelivery } from './inbound-http-delivery.js';
+import { InboundHttp2Delivery } from './inbound-http2-delivery.js';
 import { FirstLineGuard } from './first-line-guard.js';
 import { detectInboundProtocol } from './inbound-protocol.js';
-import type { InboundTunnelEvent, TunnelAccounting } from './inbound-tunnel-accounting.js';
+import type { InboundTunnelEvent, TunnelAccounting, TunnelBytes } from './inbound-tunnel-accounting.js';
 import { LocalPodConnections } from './local-pod-connections.js';
 import { relayTunnelToPod } from './tunnel-relay.js';
 import { unobservedTunnel } from './unobserved-tunnel.js';
@@ -64,6 +66,11 @@ export interface HboneInboundServerOptions {
    * from a fixed set (a metric label), `detail` says what exactly (logs, tests).
    */
   onPeerRejected?: (reason: string, detail: string) => void;
+}
+
+interface InboundDeliveries {
+  readonly http1: InboundHttpDelivery;
+  readonly http2: InboundHttp2Delivery;
 }
 
 interface TunnelTimeouts {
@@ -109,8 +116,8 @@ export class HboneInboundServer {
   private readonly options: HboneInboundServerOptions;
   private readonly log: Logger;
   private readonly timeouts: TunnelTimeouts;
-  /** The HTTP/1.x parser of every tunnel that carries HTTP (null: every stream is opaque). */
-  private readonly http: InboundHttpDelivery | null;
+  /** The HTTP parsers of every tunnel that carries HTTP (null: every stream is opaque). */
+  private readonly delivery: InboundDeliveries | null;
   private readonly peers = new WeakMap<http2.ServerHttp2Session, PeerSession>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   /** Every accepted TCP connection, also those still in their handshake, so close() can end them. */
@@ -125,10 +132,13 @@ export class HboneInboundServer {
       responseMs: options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS,
       undecidedRelayAfterMs: options.undecidedRelayAfterMs ?? DEFAULT_UNDECIDED_RELAY_AFTER_MS,
     };
-    this.http =
+    this.delivery =
       options.injectPeerIdentityHeader === false
         ? null
-        : new InboundHttpDelivery({ idleTimeoutMs: options.httpIdleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS, log: this.log });
+        : {
+            http1: new InboundHttpDelivery({ idleTimeoutMs: options.httpIdleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS, log: this.log }),
+            http2: new InboundHttp2Delivery(this.log, options.httpIdleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS),
+          };
     const credentials = options.credentials;
     this.trustBundlePem = credentials.trustBundlePem();
     this.server = tls.createServer({
@@ -350,7 +360,7 @@ export class HboneInboundServer {
       labels: UNKNOWN_DESTINATION,
       pod,
     };
-    new InboundTunnel(stream, target, peer, accounting, this.http, this.timeouts);
+    new InboundTunnel(stream, target, peer, accounting, this.delivery, this.timeouts);
   };
 }
 
@@ -366,6 +376,7 @@ class InboundTunnel {
   private connected = false;
   private detecting = false;
   private detectTimer: NodeJS.Timeout | null = null;
+  private endReported = false;
   private received: Buffer = Buffer.alloc(0);
   private readonly log: Logger;
 
@@ -374,7 +385,7 @@ class InboundTunnel {
     private readonly target: UpstreamTarget,
     private readonly peer: PeerSession,
     private readonly accounting: TunnelAccounting,
-    private readonly http: InboundHttpDelivery | null,
+    private readonly deliveries: InboundDeliveries | null,
     private readonly timeouts: TunnelTimeouts,
   ) {
     this.log = peer.log;
@@ -394,7 +405,7 @@ class InboundTunnel {
     this.connected = true;
     this.stream.respond({ ':status': 200 });
     writeChunksOneByOne(this.stream);
-    if (this.http === null) {
+    if (this.deliveries === null) {
       this.startOpaque();
       return;
     }
@@ -421,8 +432,11 @@ class InboundTunnel {
         this.stream.end(rawErrorResponse(ProxyErrorCode.MALFORMED_REQUEST));
         this.socket.destroy();
         return;
-      case 'opaque':
       case 'http2-prior-knowledge':
+        this.stopDetecting();
+        this.startHttp2();
+        return;
+      case 'opaque':
         this.stopDetecting();
         this.startOpaque();
         return;
@@ -438,6 +452,14 @@ class InboundTunnel {
   };
 
   private readonly onPodSpokeFirst = (chunk: Buffer): void => {
+    if (isHttp2SettingsFrame(chunk)) {
+      // An h2c server sends its SETTINGS at once. Whether the caller speaks HTTP/2 (then this
+      // node terminates it and the pod's SETTINGS belong to our session with it) or not (then
+      // they are relayed), the caller's first bytes decide; keep them for whoever reads next.
+      this.socket.pause();
+      this.socket.unshift(chunk);
+      return;
+    }
     this.stopDetecting();
     this.stream.write(chunk);
     this.startOpaque();
@@ -464,7 +486,7 @@ class InboundTunnel {
   private startOpaque(guard?: FirstLineGuard): void {
     this.socket.off('error', this.onSocketError);
     this.socket.once('close', () => {
-      this.accounting.ended({ fromPeer: this.socket.bytesWritten, toPeer: this.socket.bytesRead });
+      this.ended({ fromPeer: this.socket.bytesWritten, toPeer: this.socket.bytesRead });
     });
     if (guard !== undefined) {
       guard.once('error', (err) => this.log.info({ err, target: this.target.key }, 'HTTP request line on a stream relayed as opaque bytes; reset'));
@@ -485,19 +507,35 @@ class InboundTunnel {
     });
     this.stream.once('close', () => {
       pod.destroy().then(
-        () => this.accounting.ended(pod.bytes()),
+        () => this.ended(pod.bytes()),
         (err: unknown) => this.log.debug({ err }, 'closing the pod connections of a tunnel failed'),
       );
     });
     this.stream.unshift(this.received);
     this.received = Buffer.alloc(0);
-    this.http!.adopt({
+    this.deliveries!.http1.adopt({
       stream: this.stream,
       sourceIdentity: this.peer.sourceIdentity,
       pod,
       target: this.target,
       traffic: this.accounting.requests,
       log: this.log,
+    });
+  }
+
+  private startHttp2(): void {
+    this.socket.off('error', this.onSocketError);
+    this.stream.unshift(this.received);
+    this.received = Buffer.alloc(0);
+    this.deliveries!.http2.adopt({
+      stream: this.stream,
+      sourceIdentity: this.peer.sourceIdentity,
+      firstPodSocket: this.socket,
+      target: this.target,
+      traffic: this.accounting.requests,
+      log: this.log,
+      connectTimeoutMs: this.timeouts.connectMs,
+      ended: (fromPeer, toPeer) => this.ended({ fromPeer, toPeer }),
     });
   }
 
@@ -527,8 +565,21 @@ class InboundTunnel {
     if (!this.connected || this.detecting) {
       this.detecting = false;
       this.socket.destroy();
+      this.ended({ fromPeer: this.socket.bytesWritten, toPeer: this.socket.bytesRead });
     }
   };
+
+  /** Reports the tunnel's end once, whichever path it took (metrics: opened == closed). */
+  private ended(bytes: TunnelBytes): void {
+    if (this.endReported) return;
+    this.endReported = true;
+    this.accounting.ended(bytes);
+  }
+}
+
+/** The first frame an HTTP/2 server sends: SETTINGS (type 4) on stream 0. */
+function isHttp2SettingsFrame(bytes: Buffer): boolean {
+  return bytes.length >= 9 && bytes[3] === 0x04 && (bytes.readUInt32BE(5) & 0x7fffffff) === 0 && bytes.readUIntBE(0, 3) % 6 === 0;
 }
 
 /**
