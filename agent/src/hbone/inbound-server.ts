@@ -431,6 +431,7 @@ class InboundTunnel {
         this.accounting.requests.recordRequest(statusForErrorCode(ProxyErrorCode.MALFORMED_REQUEST), 0);
         this.stream.end(rawErrorResponse(ProxyErrorCode.MALFORMED_REQUEST));
         this.socket.destroy();
+        this.ended({ fromPeer: 0, toPeer: 0 });
         return;
       case 'http2-prior-knowledge':
         this.stopDetecting();
@@ -508,7 +509,10 @@ class InboundTunnel {
     this.stream.once('close', () => {
       pod.destroy().then(
         () => this.ended(pod.bytes()),
-        (err: unknown) => this.log.debug({ err }, 'closing the pod connections of a tunnel failed'),
+        (err: unknown) => {
+          this.log.debug({ err }, 'closing the pod connections of a tunnel failed');
+          this.ended(pod.bytes());
+        },
       );
     });
     this.stream.unshift(this.received);
