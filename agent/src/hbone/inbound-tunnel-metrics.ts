@@ -2,8 +2,8 @@
 // a pod of this node is counted with the verified source identity (source_principal) and
 // connection_security_policy="mutual_tls" (set on the ProxyMetrics given), the same metric names
 // as the outbound proxy's under reporter="destination"; HTTP requests on such a connection are
-// counted in weft_requests_total{reporter="destination"} with the same labels. Label objects are cached per identity
-// and per snapshot pod, so a tunnel costs two lookups.
+// counted in weft_requests_total{reporter="destination"} with the same labels. Label objects
+// are cached per identity and per snapshot pod, so a tunnel costs two lookups.
 import { parseWorkloadSpiffeId } from '../identity/spiffe-id.js';
 import { UNKNOWN_DESTINATION, UNKNOWN_LABEL, type DestinationLabels, type ProxyMetrics, type SourceLabels } from '../metrics/proxy-metrics.js';
 import type { MeshSnapshot, PodInfo } from '../state/mesh-snapshot.js';
