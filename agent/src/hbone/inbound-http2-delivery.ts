@@ -83,7 +83,9 @@ export class InboundHttp2Delivery {
 
   private readonly onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
     const startedAtMs = performance.now();
-    stream.on('error', () => undefined);
+    // A caller stream's failure (reset, session gone) reaches ForwardedStream as its 'close';
+    // the error itself needs no handling beyond not being thrown.
+    stream.on('error', ignoreStreamError);
     const pods = this.tunnels.get(stream.session as http2.ServerHttp2Session);
     if (pods === undefined) {
       stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
@@ -269,3 +271,5 @@ class ForwardedStream {
     this.traffic.recordRequest(status, (performance.now() - this.startedAtMs) / 1000);
   }
 }
+
+function ignoreStreamError(): void {}
