@@ -404,7 +404,7 @@ class InboundTunnel {
     }
     this.connected = true;
     this.stream.respond({ ':status': 200 });
-    writeChunksOneByOne(this.stream);
+    writeBatchesAsOneBuffer(this.stream);
     if (this.deliveries === null) {
       this.startOpaque();
       return;
@@ -587,13 +587,29 @@ function isHttp2SettingsFrame(bytes: Buffer): boolean {
 }
 
 /**
- * Node 20's Http2Stream corrupts batched writes that contain strings: a corked or buffered
- * `_writev` of latin1 strings (how http.ServerResponse writes a head) sends freed memory in place
- * of the head's first bytes. Without `_writev`, Writable hands each chunk to `_write`, which
- * copies strings correctly. Every tunnel stream gets this, whichever mode it ends up in.
+ * Node 20's Http2Stream corrupts batched writes that contain strings: its `_writev` of latin1
+ * strings (how http.ServerResponse writes a head) sends freed memory in place of the head's first
+ * bytes. Every tunnel stream gets a `_writev` that joins a batch into one Buffer and writes it
+ * with `_write`: no string reaches the native batch path, and a response head and its body
+ * leave as one write (fewer native writes per request, the largest cost in a profile).
  */
-function writeChunksOneByOne(stream: http2.ServerHttp2Stream): void {
-  (stream as unknown as { _writev: null })._writev = null;
+function writeBatchesAsOneBuffer(stream: http2.ServerHttp2Stream): void {
+  const writable = stream as unknown as WritableInternals;
+  writable._writev = joinedWritev;
+}
+
+interface WritableInternals {
+  _write(chunk: Buffer, encoding: string, callback: (error?: Error | null) => void): void;
+  _writev: (this: WritableInternals, chunks: { chunk: Buffer | string; encoding: BufferEncoding }[], callback: (error?: Error | null) => void) => void;
+}
+
+function joinedWritev(this: WritableInternals, chunks: { chunk: Buffer | string; encoding: BufferEncoding }[], callback: (error?: Error | null) => void): void {
+  const buffers = new Array<Buffer>(chunks.length);
+  for (let i = 0; i < chunks.length; i++) {
+    const { chunk, encoding } = chunks[i]!;
+    buffers[i] = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+  }
+  this._write(Buffer.concat(buffers), 'buffer', callback);
 }
 
 function respondError(stream: http2.ServerHttp2Stream, code: ProxyErrorCode): void {
