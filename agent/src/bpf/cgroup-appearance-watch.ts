@@ -72,7 +72,13 @@ export class CgroupAppearanceWatch {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.options.onPodCgroupAppeared();
+      try {
+        this.options.onPodCgroupAppeared();
+      } catch (err) {
+        // Outside the state updater's consumer loop nothing else catches: an unreadable cgroup
+        // tree must be logged, never end the agent; the next event or the backstop tries again.
+        this.options.log.error({ err, root: this.options.root }, 'reconciling enrollment after a cgroup appeared failed');
+      }
     });
   };
 }
