@@ -36,6 +36,12 @@ struct weft_svc_key {
 	__u16 _pad;
 };
 
+/* The agent's switches for the programs, one entry of weft_proxy_ctl. */
+struct weft_proxy_ctl {
+	/* 1 while no agent listens on this node: pods' SYNs to the proxy are held (weft_hold.h). */
+	__u32 hold_syns;
+};
+
 /* Key of the pod-CIDR LPM trie: prefix length in bits, then the address. */
 struct weft_cidr_key {
 	__u32 prefixlen;

@@ -126,7 +126,25 @@ export const configCodec: StructCodec<WeftConfig> = {
   },
 };
 
+export interface ProxyControl {
+  /** Pods' SYNs to the proxy are held (dropped, to be retransmitted) while no agent listens. */
+  holdSyns: boolean;
+}
+
+export const proxyControlCodec: StructCodec<ProxyControl> = {
+  mirrors: 'struct weft_proxy_ctl',
+  size: 4,
+  fields: { hold_syns: { offset: 0, size: 4 } },
+  encode(value, into = new Uint8Array(4)) {
+    new DataView(into.buffer, into.byteOffset, 4).setUint32(0, value.holdSyns ? 1 : 0, true);
+    return into;
+  },
+  decode(bytes) {
+    return { holdSyns: new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) !== 0 };
+  },
+};
+
 /** Every codec, for the layout test. */
 export const allCodecs: readonly StructCodec<unknown>[] = [
-  origDstCodec, peerKeyCodec, svcKeyCodec, cidrKeyCodec, configCodec,
+  origDstCodec, peerKeyCodec, svcKeyCodec, cidrKeyCodec, configCodec, proxyControlCodec,
 ] as StructCodec<unknown>[];

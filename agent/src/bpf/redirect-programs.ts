@@ -12,7 +12,7 @@ import { openSync, closeSync, mkdirSync, readdirSync, rmSync, existsSync } from 
 import { join } from 'node:path';
 import * as libbpf from '../../../native/src/libbpf.js';
 import { BpfError } from '../../../native/src/bpf-error.js';
-import { configCodec, type WeftConfig } from './abi.js';
+import { configCodec, proxyControlCodec, type WeftConfig } from './abi.js';
 
 /**
  * The hook programs, by object file and program name (`weft_<hook>_<verb>`). `strict` ones are
@@ -22,10 +22,11 @@ export const REDIRECT_PROGRAMS = [
   { object: 'connect4.bpf.o', program: 'weft_connect4_redirect', strictOnly: false },
   { object: 'sockops.bpf.o', program: 'weft_sockops_track', strictOnly: false },
   { object: 'getpeername4.bpf.o', program: 'weft_getpeername4_restore', strictOnly: false },
+  { object: 'egress.bpf.o', program: 'weft_egress_hold', strictOnly: false },
   { object: 'ingress.bpf.o', program: 'weft_ingress_strict', strictOnly: true },
 ] as const;
 
-export const MAP_NAMES = ['weft_svc', 'weft_pod_cidr', 'weft_cookie_dst', 'weft_peer_dst', 'weft_strict_cnt'] as const;
+export const MAP_NAMES = ['weft_svc', 'weft_pod_cidr', 'weft_cookie_dst', 'weft_peer_dst', 'weft_strict_cnt', 'weft_proxy_ctl'] as const;
 
 export interface AttachOptions {
   /** Strict mTLS: also refuse inbound connections that do not come through this node. */
@@ -187,6 +188,21 @@ export class RedirectPrograms {
     let total = 0n;
     for (let cpu = 0; cpu < cpus; cpu++) total += view.getBigUint64(cpu * 8, true);
     return total;
+  }
+
+  /**
+   * Holds (true) or lets through (false) the enrolled pods' new connections to the proxy: held
+   * while no agent of this node listens, so connects wait for the next agent instead of being
+   * refused (bpf/include/weft_hold.h).
+   */
+  holdProxySyns(hold: boolean): void {
+    libbpf.mapUpdate(this.mapFds.weft_proxy_ctl, new Uint8Array(4), proxyControlCodec.encode({ holdSyns: hold }));
+  }
+
+  /** Whether new connections to the proxy are held now. */
+  proxySynsHeld(): boolean {
+    const value = new Uint8Array(proxyControlCodec.size);
+    return libbpf.mapLookup(this.mapFds.weft_proxy_ctl, new Uint8Array(4), value) && proxyControlCodec.decode(value).holdSyns;
   }
 
   /** Releases this process's handles; pinned maps and links stay in place. */

@@ -16,6 +16,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { formatWorkloadSpiffeId } from '../identity/spiffe-id.js';
+import { listenShared } from '../net/shared-listener.js';
 import { ProxyErrorCode } from '../proxy/error-codes.js';
 import { classifyProxyError, rawErrorResponse, statusForErrorCode, WEFT_ERROR_HEADER } from '../proxy/error-responses.js';
 import { UNKNOWN_DESTINATION } from '../metrics/proxy-metrics.js';
@@ -186,17 +187,10 @@ export class HboneInboundServer {
     return address;
   }
 
-  listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      this.server.listen({ host: this.options.host, port: this.options.port ?? HBONE_PORT }, () => {
-        this.server.off('error', onError);
-        this.server.on('error', (err) => this.log.error({ err }, 'HBONE listener failed'));
-        this.log.info({ address: this.address() }, 'HBONE inbound listening');
-        resolve();
-      });
-    });
+  async listen(): Promise<void> {
+    await listenShared(this.server, this.options.host, this.options.port ?? HBONE_PORT);
+    this.server.on('error', (err) => this.log.error({ err }, 'HBONE listener failed'));
+    this.log.info({ address: this.address() }, 'HBONE inbound listening');
   }
 
   /**

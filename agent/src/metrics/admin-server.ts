@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { listenShared } from '../net/shared-listener.js';
 
 export type ReadinessCheck = () => boolean;
 export type DebugHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -44,13 +45,8 @@ export class AdminServer {
     let port = this.options.port;
     for (const host of this.hosts) {
       const server = http.createServer(this.onRequest);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host, port }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      // Shared with a successor agent during a handover, so its probes answer from the start.
+      await listenShared(server, host, port);
       this.servers.push(server);
       // With port 0 the first bind picks the port; the other addresses reuse it.
       port = (server.address() as AddressInfo).port;

@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
 import type { MeshSnapshot } from '../state/mesh-snapshot.js';
+import { listenShared } from '../net/shared-listener.js';
 import { ClientConnection } from './client-connection.js';
 import { ProxyErrorCode } from './error-codes.js';
 import { classifyProxyError } from './error-responses.js';
@@ -138,18 +139,11 @@ export class OutboundProxy {
     return address;
   }
 
-  listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      this.server.listen({ host: this.host, port: this.port }, () => {
-        this.server.off('error', onError);
-        this.server.on('error', this.onServerError);
-        this.metrics.addCollectHook(this.flushOpenConnections);
-        this.log.info({ address: this.address() }, 'outbound proxy listening');
-        resolve();
-      });
-    });
+  async listen(): Promise<void> {
+    await listenShared(this.server, this.host, this.port);
+    this.server.on('error', this.onServerError);
+    this.metrics.addCollectHook(this.flushOpenConnections);
+    this.log.info({ address: this.address() }, 'outbound proxy listening');
   }
 
   /** Stops accepting, ends every open client connection and every upstream connection. */
