@@ -29,6 +29,8 @@ import { HboneInboundServer } from './hbone/inbound-server.js';
 import { InboundTunnelMetrics } from './hbone/inbound-tunnel-metrics.js';
 import { MeshUpstreamConnector } from './hbone/mesh-upstream-connector.js';
 import { PlainTcpConnector } from './proxy/upstream-connector.js';
+import { enableListenerMigration } from './net/shared-listener.js';
+import { isListening } from './net/listening-sockets.js';
 
 export class Agent {
   private programs?: RedirectPrograms;
@@ -51,6 +53,10 @@ export class Agent {
     const inboundMetrics = new ProxyMetrics(proxyMetrics, { reporter: 'destination', connectionSecurityPolicy: 'mutual_tls' });
     const identityMetrics = new IdentityMetrics(registry);
 
+    const migration = enableListenerMigration();
+    if (migration !== null) {
+      log.warn({ subsys: 'lifecycle', err: migration }, 'net.ipv4.tcp_migrate_req not set: connections queued on this agent\'s listeners when it stops are reset instead of moving to its successor');
+    }
     this.programs = RedirectPrograms.load({
       objectDir: config.bpfObjectDir,
       pinDir: config.bpffsDir,
@@ -180,6 +186,8 @@ export class Agent {
       }),
     });
     await this.proxy.listen();
+    // Listening now: connects held while no agent listened (a predecessor left) may complete.
+    programs.holdProxySyns(false);
   }
 
   /**
@@ -219,10 +227,15 @@ export class Agent {
    * Stops serving. Pinned programs stay attached (an upgrade or restart keeps redirection),
    * unless the agent's DaemonSet is being deleted: then this is an uninstall, and every program
    * and pin goes, so the node's pods talk directly again.
+   *
+   * Otherwise the agent hands over: it stops accepting (a successor listening on the same
+   * ports takes new connections; without one, the pods' new connects are held until the next
+   * agent listens), lets open connections finish for up to --drain-timeout, then exits.
    */
   async stop(): Promise<void> {
     const uninstalling = (await this.uninstallDetector?.uninstalling()) ?? false;
     this.cgroupWatch?.stop();
+    if (!uninstalling) await this.drain();
     await this.proxy?.close();
     await this.hboneConnector?.close();
     await this.hboneServer?.close();
@@ -237,5 +250,22 @@ export class Agent {
     } else {
       this.log.info({ subsys: 'lifecycle' }, 'stopping; redirection stays in place for the next agent');
     }
+  }
+
+  private async drain(): Promise<void> {
+    const { config, log, programs, proxy, hboneServer } = this;
+    if (programs === undefined || proxy === undefined) return;
+    // Hold first, then close: a connect between the two would otherwise be refused. The order
+    // against a successor that starts meanwhile is safe either way: it lifts the hold after it
+    // listens, and a successor already listening is seen below.
+    programs.holdProxySyns(true);
+    await Promise.all([proxy.stopAccepting(), hboneServer?.stopAccepting()]);
+    const successor = isListening(config.nodeIp, config.outboundPort);
+    if (successor) programs.holdProxySyns(false);
+    log.info({ subsys: 'lifecycle', successor, drainTimeoutSeconds: config.drainTimeoutSeconds },
+      successor ? 'draining; a successor agent takes new connections' : 'draining; new connections wait for the next agent');
+    const timeoutMs = config.drainTimeoutSeconds * 1000;
+    const [clientsCut, sessionsCut] = await Promise.all([proxy.drain(timeoutMs), hboneServer?.drain(timeoutMs) ?? 0]);
+    log.info({ subsys: 'lifecycle', clientsCut, sessionsCut }, 'drained');
   }
 }

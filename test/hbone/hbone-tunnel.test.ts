@@ -236,7 +236,7 @@ describe('HBONE tunnel', () => {
     const client = connector();
     const longLived = await openTunnel(client, request(ECHO_POD_IP, echo.port));
     assert.equal(await echoOnce(longLived, 'before goaway'), 'before goaway');
-    server.drain();
+    server.goAway();
     await waitFor(() => client.stats().sessions === 0, { timeoutMs: 5_000, what: 'the session leaves the pool on GOAWAY' });
     const fresh = await openTunnel(client, request(ECHO_POD_IP, echo.port));
     assert.equal(await echoOnce(fresh, 'new session'), 'new session');
@@ -244,6 +244,78 @@ describe('HBONE tunnel', () => {
     assert.equal(await echoOnce(longLived, 'after goaway'), 'after goaway', 'the stream on the draining session still works');
     longLived.destroy();
     fresh.destroy();
+  });
+
+  function nodeServer(port: number): HboneInboundServer {
+    const snapshot = nodeSnapshot('node-2', NODE2_IP, [meshPod(ECHO_POD_IP, { serviceAccount: 'web', nodeName: 'node-2' })]);
+    const created = new HboneInboundServer({ host: NODE2_IP, port, credentials: serverCredentials, currentSnapshot: () => snapshot, log });
+    extraServers.push(created);
+    return created;
+  }
+
+  test('handover: a successor on the same port takes the new sessions while the old server drains its open streams', async () => {
+    const old = nodeServer(0);
+    await old.listen();
+    const port = old.address().port;
+    const successor = nodeServer(port);
+    await successor.listen(); // SO_REUSEPORT: both listen on one port
+    let successorSessions = 0;
+    successor.tlsServer.on('secureConnection', () => successorSessions++);
+    let oldSessions = 0;
+    old.tlsServer.on('secureConnection', () => oldSessions++);
+
+    // Until one tunnel lands on the old server (the kernel spreads connections over both).
+    let onOld: Duplex | undefined;
+    for (let i = 0; i < 50 && onOld === undefined; i++) {
+      const probe = new HboneConnector({ credentials: clientCredentials, log, port });
+      connectors.push(probe);
+      const before = oldSessions;
+      const stream = await openTunnel(probe, request(ECHO_POD_IP, echo.port));
+      if (oldSessions > before) onOld = stream;
+      else stream.destroy();
+    }
+    assert.ok(onOld, 'one of 50 sessions reached the old server');
+    assert.equal(await echoOnce(onOld, 'before drain'), 'before drain');
+
+    const drained = old.drain(10_000);
+    await waitFor(() => !old.listening, { what: 'the old server stops accepting' });
+    const successorBefore = successorSessions;
+    for (let i = 0; i < 5; i++) {
+      const fresh = await openTunnel(connector(clientCredentials, { port }), request(ECHO_POD_IP, echo.port));
+      assert.equal(await echoOnce(fresh, `new ${i}`), `new ${i}`);
+      fresh.destroy();
+    }
+    assert.equal(successorSessions - successorBefore, 5, 'every new session after the drain began went to the successor');
+    assert.equal(await echoOnce(onOld, 'during drain'), 'during drain', 'the open stream on the draining server still works');
+    onOld.end();
+    assert.equal(await drained, 0, 'the drain ended without cutting anything');
+  });
+
+  test('a peer whose agent is not listening yet (restarting) is tried again until it listens', async () => {
+    const placeholder = net.createServer();
+    await new Promise<void>((resolve) => placeholder.listen(0, NODE2_IP, resolve));
+    const port = (placeholder.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => placeholder.close(() => resolve()));
+    const client = connector(clientCredentials, { port });
+    const opening = openTunnel(client, request(ECHO_POD_IP, echo.port));
+    await waitFor(() => client.stats().sessionsOpened >= 2, { what: 'a refused connect tried again' });
+    await nodeServer(port).listen();
+    const stream = await opening;
+    assert.equal(await echoOnce(stream, 'after restart'), 'after restart');
+    stream.destroy();
+  });
+
+  test('a refused peer is given up after refusedRetryWindowMs', async () => {
+    const placeholder = net.createServer();
+    await new Promise<void>((resolve) => placeholder.listen(0, NODE2_IP, resolve));
+    const port = (placeholder.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => placeholder.close(() => resolve()));
+    const client = new HboneConnector({ credentials: clientCredentials, log, port, refusedRetryWindowMs: 300 });
+    connectors.push(client);
+    const failure = await expectOpenFailure(client, request(ECHO_POD_IP, echo.port));
+    assert.equal(failure.code, ProxyErrorCode.TUNNEL_FAILED, failure.message);
+    assert.match(failure.message, /ECONNREFUSED/);
+    assert.ok(client.stats().sessionsOpened >= 2, 'it was tried more than once');
   });
 
   test('an idle session is closed after sessionIdleTimeoutMs', async () => {

@@ -34,6 +34,12 @@ export interface AgentConfig {
    * restart: keep it). Undefined: always keep.
    */
   pod?: { namespace: string; name: string };
+  /**
+   * On SIGTERM (not an uninstall) the agent stops accepting and lets open connections finish
+   * for up to this long before it cuts what is left and exits; below the pod's
+   * terminationGracePeriodSeconds, so the kubelet never has to kill it.
+   */
+  drainTimeoutSeconds: number;
 }
 
 export interface AgentCaConfig {
@@ -68,6 +74,7 @@ export const AGENT_OPTIONS = {
   caNamespace: { flag: '--ca-namespace', env: 'WEFT_CA_NAMESPACE', description: 'namespace of the weft-trust-bundle ConfigMap', default: 'weft-system' },
   podName: { flag: '--pod-name', env: 'WEFT_POD_NAME', description: 'this agent\'s Pod name (downward API metadata.name); enables cleanup on uninstall' },
   podNamespace: { flag: '--pod-namespace', env: 'WEFT_POD_NAMESPACE', description: 'this agent\'s Pod namespace (downward API metadata.namespace)' },
+  drainTimeoutSeconds: { flag: '--drain-timeout', env: 'WEFT_DRAIN_TIMEOUT', description: 'on SIGTERM, how long open connections may finish before the agent exits (e.g. 20s; 0 = cut at once)', default: '20s' },
   certTtl: { flag: '--cert-ttl', env: 'WEFT_CERT_TTL', description: 'workload certificate lifetime to ask for (e.g. 24h, 60s)', default: '24h' },
 } satisfies Record<
   Exclude<keyof AgentConfig, 'ca' | 'pod'> | 'caAddress' | 'caServerName' | 'caTokenFile' | 'caNamespace' | 'certTtl' | 'podName' | 'podNamespace',
@@ -128,7 +135,16 @@ export function loadAgentConfig(
     trustDomain,
     hbonePort: port('hbonePort', required('hbonePort')),
     pod: podIdentity(get),
+    drainTimeoutSeconds: drainTimeout(required('drainTimeoutSeconds')),
   };
+}
+
+function drainTimeout(text: string): number {
+  const seconds = parseDurationSeconds(text);
+  if (seconds === undefined || seconds > 3600) {
+    throw new ConfigError(`--drain-timeout (or WEFT_DRAIN_TIMEOUT) must be a duration of at most 1h like 20s or 0; got "${text}"`);
+  }
+  return seconds;
 }
 
 function podIdentity(get: (key: Key) => string | undefined): AgentConfig['pod'] {

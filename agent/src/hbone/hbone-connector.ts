@@ -45,6 +45,11 @@ export interface HboneConnectorOptions {
   sessionIdleTimeoutMs?: number;
   /** Called when a session fails before it was up (handshake or identity refused); reason is a short code. */
   onHandshakeFailure?: (reason: string) => void;
+  /**
+   * How long a tunnel whose peer refused it untouched (connection refused: the peer's agent
+   * is restarting; stream refused by a GOAWAY: the peer is handing over) is tried again.
+   */
+  refusedRetryWindowMs?: number;
 }
 
 export const HBONE_CONNECTOR_DEFAULTS = {
@@ -52,7 +57,11 @@ export const HBONE_CONNECTOR_DEFAULTS = {
   connectTimeoutMs: 5_000,
   maxStreamsPerSession: 100,
   sessionIdleTimeoutMs: 60_000,
+  refusedRetryWindowMs: 15_000,
 } as const;
+
+const RETRY_FIRST_DELAY_MS = 50;
+const RETRY_MAX_DELAY_MS = 1_000;
 
 /** A bigger per-stream window than HTTP/2's 64 KiB default, so one stream is not throttled by round trips. */
 const STREAM_WINDOW_BYTES = 1 << 20;
@@ -84,6 +93,7 @@ export class HboneConnector {
   private readonly pools = new Map<string, TunnelSession[]>();
   private readonly unsubscribe: () => void;
   private readonly onHandshakeFailure: ((reason: string) => void) | undefined;
+  private readonly refusedRetryWindowMs: number;
   private sessionsOpened = 0;
 
   constructor(options: HboneConnectorOptions) {
@@ -100,6 +110,10 @@ export class HboneConnector {
       options.sessionIdleTimeoutMs ?? HBONE_CONNECTOR_DEFAULTS.sessionIdleTimeoutMs,
     );
     this.onHandshakeFailure = options.onHandshakeFailure;
+    this.refusedRetryWindowMs = positive(
+      'refusedRetryWindowMs',
+      options.refusedRetryWindowMs ?? HBONE_CONNECTOR_DEFAULTS.refusedRetryWindowMs,
+    );
     this.unsubscribe = this.credentials.onChange(this.onCredentialsChanged);
   }
 
@@ -115,6 +129,25 @@ export class HboneConnector {
    * and calls back with it once the far side answered 200 (or with a ProxyError / socket error).
    */
   open(request: HboneTunnelRequest, callback: UpstreamConnectCallback): void {
+    this.attempt(request, performance.now() + this.refusedRetryWindowMs, 0, callback);
+  }
+
+  /**
+   * One try. A tunnel the peer refused before it could have done anything with it (the
+   * connection refused, or the stream refused by GOAWAY) is tried again with a growing delay
+   * until retryUntilMs: that is a peer agent restarting or handing over to its successor, and
+   * nothing reached the pod yet, so trying again cannot deliver anything twice.
+   */
+  private attempt(request: HboneTunnelRequest, retryUntilMs: number, retries: number, callback: UpstreamConnectCallback): void {
+    const retryOrFail = (err: Error): void => {
+      const delayMs = Math.min(RETRY_MAX_DELAY_MS, RETRY_FIRST_DELAY_MS * 2 ** retries);
+      if (!refusedUntouched(err) || performance.now() + delayMs >= retryUntilMs) {
+        callback(err, null);
+        return;
+      }
+      this.log.debug({ peer: request.nodeIp, retries, delayMs, err }, 'HBONE tunnel refused by its peer; trying again');
+      setTimeout(() => this.attempt(request, retryUntilMs, retries + 1, callback), delayMs);
+    };
     const context = this.credentials.secureContextFor(request.sourceIdentity);
     if (context === undefined) {
       this.log.warn(
@@ -133,11 +166,14 @@ export class HboneConnector {
     let tunnel: TunnelSession;
     try {
       tunnel = this.sessionFor(request, context);
+      new PendingConnect(tunnel, request, this.connectTimeoutMs, (err, stream) => {
+        if (err === null) callback(null, stream);
+        else retryOrFail(err);
+      });
     } catch (err) {
-      callback(err as Error, null);
-      return;
+      // request() on a session that began closing in this very tick throws.
+      retryOrFail(err as Error);
     }
-    new PendingConnect(tunnel, request, this.connectTimeoutMs, callback);
   }
 
   /** Closes every session now (streams are cut). */
@@ -349,6 +385,14 @@ class PendingConnect {
     }
     return failure;
   }
+}
+
+/** The peer refused the tunnel before anything could reach the pod (see attempt()). */
+function refusedUntouched(err: Error): boolean {
+  const failure = (err.cause as Error | undefined) ?? err;
+  const code = (failure as { code?: string }).code;
+  if (code === 'ECONNREFUSED' || code === 'ERR_HTTP2_GOAWAY_SESSION' || code === 'ERR_HTTP2_INVALID_SESSION') return true;
+  return code === 'ERR_HTTP2_STREAM_ERROR' && failure.message.includes('REFUSED_STREAM');
 }
 
 function classifySessionFailure(err: Error): ProxyErrorCode {

@@ -68,6 +68,8 @@ export class InboundHttpDelivery {
   private readonly server: http.Server<typeof IncomingMessage, typeof InboundResponse>;
   private readonly states = new WeakMap<Duplex, TunnelState>();
   private readonly log: Logger;
+  /** Set by drain(): every response from now on ends its tunnel stream. */
+  private draining = false;
 
   constructor(options: InboundHttpDeliveryOptions) {
     this.log = options.log;
@@ -97,6 +99,15 @@ export class InboundHttpDelivery {
     this.attach(tunnel.stream);
   }
 
+  /**
+   * The agent is leaving: each response from now on carries `Connection: close` and ends its
+   * tunnel stream, so the caller's pool opens the next connection through a new session (to
+   * the successor). Idle streams end by the keep-alive timeout, which callers anticipate.
+   */
+  drain(): void {
+    this.draining = true;
+  }
+
   /** (Re)attaches the parser: at adoption, and after a declined upgrade. */
   private attach(stream: Duplex): void {
     this.server.emit('connection', stream);
@@ -114,6 +125,7 @@ export class InboundHttpDelivery {
     const tunnel = state.tunnel;
     state.inFlight++;
     res.tunnelState = state;
+    if (this.draining) res.shouldKeepAlive = false;
     res.on('close', onInboundResponseClose);
     const headers: string[] = [];
     const hasBody = forwardableRequestHeaders(req.rawHeaders, headers);

@@ -36,6 +36,7 @@ const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'proxy-connection', '
 export class InboundHttp2Delivery {
   private readonly server: http2.Http2Server;
   private readonly tunnels = new WeakMap<http2.ServerHttp2Session, PodSessions>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
 
   constructor(
     private readonly log: Logger,
@@ -60,6 +61,14 @@ export class InboundHttp2Delivery {
     tunnel.stream.resume();
   }
 
+  /**
+   * The agent is leaving: GOAWAY to every caller session, so callers open new connections (to
+   * the successor) for new streams while the open ones finish.
+   */
+  drain(): void {
+    for (const session of this.sessions) if (!session.closed) session.close();
+  }
+
   /** The tunnel being handed to the http2 server (its 'session' event is synchronous). */
   private adopting: InboundHttp2Tunnel | undefined;
 
@@ -71,6 +80,8 @@ export class InboundHttp2Delivery {
     }
     const pods = new PodSessions(tunnel);
     this.tunnels.set(session, pods);
+    this.sessions.add(session);
+    session.once('close', () => this.sessions.delete(session));
     session.on('error', (err) => tunnel.log.debug({ err }, 'inbound HTTP/2 caller session error'));
     session.once('close', () => pods.close());
     // The session over a tunnel stream does not always learn that the stream is gone (it reads

@@ -105,6 +105,7 @@ const DEFAULT_HTTP_IDLE_TIMEOUT_MS = 300_000;
  */
 const DEFAULT_UNDECIDED_RELAY_AFTER_MS = 150;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+const DRAIN_POLL_MS = 100;
 const STREAM_WINDOW_BYTES = 1 << 20;
 const SESSION_WINDOW_BYTES = 16 << 20;
 
@@ -197,8 +198,43 @@ export class HboneInboundServer {
    * Sends GOAWAY on every session: callers open new sessions for new streams (to this node or,
    * after a restart, its successor) while the open streams finish. For shutdowns and upgrades.
    */
-  drain(): void {
+  goAway(): void {
     for (const session of this.sessions) if (!session.closed) session.close();
+  }
+
+  /**
+   * Closes the listener: new sessions go to a successor listening on the same port (the kernel
+   * moves the handshakes still queued here to it), or are refused until the next agent listens
+   * (callers retry refused connects for a while).
+   */
+  stopAccepting(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server.listening) return resolve();
+      this.server.close();
+      setImmediate(resolve);
+    });
+  }
+
+  /**
+   * Stops accepting, sends GOAWAY on every session and asks the HTTP callers inside the tunnels
+   * to reconnect (Connection: close; GOAWAY on h2c), then waits up to timeoutMs for the sessions
+   * to finish their streams before cutting what is left. Resolves with the sessions cut.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    await this.stopAccepting();
+    this.goAway();
+    this.delivery?.http1.drain();
+    this.delivery?.http2.drain();
+    const deadline = performance.now() + timeoutMs;
+    while (this.sessions.size > 0 && performance.now() < deadline) {
+      // Sessions that arrived between the GOAWAY and the listener's close get theirs too.
+      this.goAway();
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    }
+    const cut = this.sessions.size;
+    if (cut > 0) this.log.warn({ cut, timeoutMs }, 'drain timeout: open HBONE sessions cut');
+    await this.close();
+    return cut;
   }
 
   async close(): Promise<void> {

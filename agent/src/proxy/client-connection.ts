@@ -10,6 +10,13 @@ export class ClientConnection {
   private traffic: TrafficMetrics | null = null;
   private reportedReadBytes = 0;
   private reportedWrittenBytes = 0;
+  /** Set once the protocol is known. */
+  kind: 'http' | 'tcp' | 'undecided' = 'undecided';
+  /** HTTP requests received and not yet answered in full (an upgrade counts until the end). */
+  requestsInFlight = 0;
+  /** socket.bytesRead when a drain last looked, and since when it has not changed. */
+  private drainSeenBytes = -1;
+  private drainQuietSinceMs = 0;
 
   constructor(
     readonly socket: Socket,
@@ -32,6 +39,20 @@ export class ClientConnection {
     this.traffic.addBytes(written - this.reportedWrittenBytes, read - this.reportedReadBytes);
     this.reportedReadBytes = read;
     this.reportedWrittenBytes = written;
+  }
+
+  /**
+   * For a drain: true when this HTTP connection has no request in flight and has received
+   * nothing for quietMs (so no request is on its way that closing could cut).
+   */
+  idleFor(quietMs: number, nowMs: number): boolean {
+    const read = this.socket.bytesRead;
+    if (read !== this.drainSeenBytes || this.requestsInFlight > 0) {
+      this.drainSeenBytes = read;
+      this.drainQuietSinceMs = nowMs;
+      return false;
+    }
+    return nowMs - this.drainQuietSinceMs >= quietMs;
   }
 
   closed(): void {

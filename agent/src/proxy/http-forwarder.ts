@@ -38,6 +38,8 @@ export class HttpForwarder {
   private readonly connector: UpstreamConnector;
   private readonly metrics: ProxyMetrics;
   private readonly log: Logger;
+  /** Set by drain(): every response from now on closes its connection. */
+  private draining = false;
 
   constructor(options: HttpForwarderOptions) {
     this.routes = options.routes;
@@ -67,6 +69,14 @@ export class HttpForwarder {
     socket.resume();
   }
 
+  /**
+   * The agent is leaving: each response from now on carries `Connection: close`, so keep-alive
+   * clients open their next connection to the successor (or wait for it) instead of being cut.
+   */
+  drain(): void {
+    this.draining = true;
+  }
+
   private readonly onRequest = (req: IncomingMessage, res: ProxyResponse): void => {
     const startedAtMs = performance.now();
     const connection = this.connections.get(req.socket);
@@ -75,6 +85,9 @@ export class HttpForwarder {
       sendErrorResponse(res, ProxyErrorCode.INTERNAL);
       return;
     }
+    connection.requestsInFlight++;
+    res.once('close', () => connection.requestsInFlight--);
+    if (this.draining) res.shouldKeepAlive = false;
     const target = this.targetFor(connection);
     if (target === null) {
       const status = sendErrorResponse(res, ProxyErrorCode.NO_ENDPOINTS);
@@ -108,6 +121,8 @@ export class HttpForwarder {
       client.end(rawErrorResponse(ProxyErrorCode.INTERNAL));
       return;
     }
+    // An upgraded connection is a tunnel from here on: never idle for a drain.
+    connection.requestsInFlight++;
     const target = this.targetFor(connection);
     if (target === null) {
       client.end(rawErrorResponse(ProxyErrorCode.NO_ENDPOINTS));

@@ -60,6 +60,14 @@ export const OUTBOUND_PROXY_DEFAULTS = {
   maxConnectionsPerEndpoint: 256,
 } as const;
 
+/**
+ * While draining, an HTTP connection with no request in flight that received nothing for this
+ * long is closed: long enough that a keep-alive client between two requests has sent the next
+ * one (which then gets `Connection: close`), short enough that idle pools do not hold the exit.
+ */
+const DRAIN_QUIET_MS = 1_000;
+const DRAIN_POLL_MS = 100;
+
 export class OutboundProxy {
   private readonly server: net.Server;
   private readonly host: string;
@@ -146,6 +154,43 @@ export class OutboundProxy {
     this.log.info({ address: this.address() }, 'outbound proxy listening');
   }
 
+  /**
+   * Closes the listener: new connections go to a successor listening on the same port (the
+   * kernel moves the ones still queued here to it), or wait for the next agent (held SYNs).
+   */
+  stopAccepting(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server.listening) return resolve();
+      // net.Server calls back only once every accepted connection has closed; the listening
+      // socket itself is closed now.
+      this.server.close();
+      setImmediate(resolve);
+    });
+  }
+
+  /**
+   * Lets the open client connections finish, for at most timeoutMs: HTTP/1 clients get
+   * `Connection: close` on their next response, HTTP connections that stay quiet are closed,
+   * opaque TCP runs until either side ends it. Then what is left is cut. Resolves with the
+   * number of connections cut.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    await this.stopAccepting();
+    this.http.drain();
+    const deadline = performance.now() + timeoutMs;
+    while (this.open.size > 0 && performance.now() < deadline) {
+      const now = performance.now();
+      for (const connection of this.open) {
+        if (connection.kind === 'http' && connection.idleFor(DRAIN_QUIET_MS, now)) connection.socket.end();
+      }
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    }
+    const cut = this.open.size;
+    if (cut > 0) this.log.warn({ cut, timeoutMs }, 'drain timeout: open client connections cut');
+    await this.close();
+    return cut;
+  }
+
   /** Stops accepting, ends every open client connection and every upstream connection. */
   async close(): Promise<void> {
     this.metrics.removeCollectHook(this.flushOpenConnections);
@@ -224,6 +269,7 @@ export class OutboundProxy {
   };
 
   private startHttp(connection: ClientConnection): void {
+    connection.kind = 'http';
     connection.opened(this.metrics.traffic(connection.source, routeLabels(connection.route)));
     this.http.adopt(connection);
   }
