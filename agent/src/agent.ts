@@ -30,7 +30,10 @@ import { InboundTunnelMetrics } from './hbone/inbound-tunnel-metrics.js';
 import { MeshUpstreamConnector } from './hbone/mesh-upstream-connector.js';
 import { PlainTcpConnector } from './proxy/upstream-connector.js';
 import { enableListenerMigration } from './net/shared-listener.js';
-import { isListening } from './net/listening-sockets.js';
+import { listenerCount } from './net/listening-sockets.js';
+
+/** While draining without a successor, how often to look whether one started listening. */
+const SUCCESSOR_POLL_MS = 100;
 
 export class Agent {
   private programs?: RedirectPrograms;
@@ -255,17 +258,31 @@ export class Agent {
   private async drain(): Promise<void> {
     const { config, log, programs, proxy, hboneServer } = this;
     if (programs === undefined || proxy === undefined) return;
-    // Hold first, then close: a connect between the two would otherwise be refused. The order
-    // against a successor that starts meanwhile is safe either way: it lifts the hold after it
-    // listens, and a successor already listening is seen below.
+    // From now on the pods' new connects wait in the kernel instead of reaching this agent,
+    // so its listener's queue stays empty and closing it at the end resets nothing.
     programs.holdProxySyns(true);
-    await Promise.all([proxy.stopAccepting(), hboneServer?.stopAccepting()]);
-    const successor = isListening(config.nodeIp, config.outboundPort);
-    if (successor) programs.holdProxySyns(false);
+    // A successor listening beside this agent takes the new connections at once: this agent
+    // closes its listener (the kernel moves what is queued on it to the successor) and lifts
+    // the hold. One that starts later lifts the hold itself; this agent then closes too.
+    const handOver = (): boolean => {
+      if (listenerCount(config.nodeIp, config.outboundPort) < 2) return false;
+      void proxy.stopAccepting();
+      programs.holdProxySyns(false);
+      return true;
+    };
+    const successor = handOver();
+    const watch = successor ? undefined : setInterval(() => handOver() && clearInterval(watch), SUCCESSOR_POLL_MS);
+    // Peers retry the tunnels a closed HBONE port refuses, until a successor listens there.
+    await hboneServer?.stopAccepting();
     log.info({ subsys: 'lifecycle', successor, drainTimeoutSeconds: config.drainTimeoutSeconds },
       successor ? 'draining; a successor agent takes new connections' : 'draining; new connections wait for the next agent');
     const timeoutMs = config.drainTimeoutSeconds * 1000;
-    const [clientsCut, sessionsCut] = await Promise.all([proxy.drain(timeoutMs), hboneServer?.drain(timeoutMs) ?? 0]);
-    log.info({ subsys: 'lifecycle', clientsCut, sessionsCut }, 'drained');
+    try {
+      const [clientsCut, sessionsCut] = await Promise.all([proxy.drain(timeoutMs), hboneServer?.drain(timeoutMs) ?? 0]);
+      log.info({ subsys: 'lifecycle', clientsCut, sessionsCut }, 'drained');
+    } finally {
+      clearInterval(watch);
+    }
   }
+
 }

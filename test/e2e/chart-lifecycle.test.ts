@@ -64,7 +64,7 @@ after(async () => {
 
 test('an upgrade (rollout restart of the DaemonSet) keeps redirection: same programs, traffic meshed after', async () => {
   const attached = attachedWeftPrograms(clientCgroup);
-  assert.equal(attached.length, 3, `connect4, sockops and getpeername4 on the client: ${attached.join(', ')}`);
+  assert.equal(attached.length, 4, `connect4, sockops, getpeername4 and the egress hold on the client: ${attached.join(', ')}`);
   const oldPid = await agentPid();
   assert.ok(oldPid);
   await bed.kubectl(['-n', 'weft-system', 'rollout', 'restart', 'daemonset/weft-agent']);

@@ -96,7 +96,7 @@ before(async () => {
     return out.trim().split(/\s+/).length === 2;
   }, { timeoutMs: 60_000, what: 'EndpointSlice with both web pods' });
   const clientCgroup = await podCgroup(meshNs, 'client');
-  await waitFor(() => attachedWeftPrograms(clientCgroup).length === 3, { timeoutMs: 60_000, what: 'programs attached to the client' });
+  await waitFor(() => attachedWeftPrograms(clientCgroup).length === 4, { timeoutMs: 60_000, what: 'programs attached to the client' });
 });
 
 after(async () => {
@@ -212,7 +212,7 @@ describe('the agent restarting', () => {
     assert.ok(refusedSeen, 'a connection made while the agent was down was refused');
     const after = await curl('client', meshNs, `http://${clusterIP}/after-restart`, ['-f']);
     assert.equal(after.code, 0, after.stderr);
-    assert.deepEqual(attachedWeftPrograms(clientCgroup), attached, 'the same three programs, once each');
+    assert.deepEqual(attachedWeftPrograms(clientCgroup), attached, 'the same four programs, once each');
   });
 });
 
@@ -231,7 +231,7 @@ describe('removing the namespace label', () => {
     assert.equal(sumMetric(metrics, 'weft_enrolled_pods'), 0);
 
     await bed.kubectl(['label', 'namespace', meshNs, 'weft.io/mesh=enabled']);
-    await waitFor(() => attachedWeftPrograms(clientCgroup).length === 3, { timeoutMs: 30_000, what: 'programs re-attached' });
+    await waitFor(() => attachedWeftPrograms(clientCgroup).length === 4, { timeoutMs: 30_000, what: 'programs re-attached' });
     const meshed = await curl('client', meshNs, `http://${clusterIP}/relabelled`, ['-f']);
     assert.equal(meshed.code, 0, meshed.stderr);
     assertMeshed(JSON.parse(meshed.stdout) as EchoAnswer, 'the relabelled call');

@@ -139,9 +139,10 @@ export class HboneConnector {
    * nothing reached the pod yet, so trying again cannot deliver anything twice.
    */
   private attempt(request: HboneTunnelRequest, retryUntilMs: number, retries: number, callback: UpstreamConnectCallback): void {
+    let tunnel: TunnelSession | undefined;
     const retryOrFail = (err: Error): void => {
       const delayMs = Math.min(RETRY_MAX_DELAY_MS, RETRY_FIRST_DELAY_MS * 2 ** retries);
-      if (!refusedUntouched(err) || performance.now() + delayMs >= retryUntilMs) {
+      if (!refusedUntouched(err, tunnel?.connected ?? false) || performance.now() + delayMs >= retryUntilMs) {
         callback(err, null);
         return;
       }
@@ -163,7 +164,6 @@ export class HboneConnector {
       );
       return;
     }
-    let tunnel: TunnelSession;
     try {
       tunnel = this.sessionFor(request, context);
       new PendingConnect(tunnel, request, this.connectTimeoutMs, (err, stream) => {
@@ -387,11 +387,16 @@ class PendingConnect {
   }
 }
 
-/** The peer refused the tunnel before anything could reach the pod (see attempt()). */
-function refusedUntouched(err: Error): boolean {
+/**
+ * The peer refused the tunnel before anything could reach the pod (see attempt()): the
+ * connection refused or reset before the session was up (a listener closing with the
+ * handshake still queued on it resets it), or the stream refused by a GOAWAY.
+ */
+function refusedUntouched(err: Error, sessionWasUp: boolean): boolean {
   const failure = (err.cause as Error | undefined) ?? err;
   const code = (failure as { code?: string }).code;
   if (code === 'ECONNREFUSED' || code === 'ERR_HTTP2_GOAWAY_SESSION' || code === 'ERR_HTTP2_INVALID_SESSION') return true;
+  if (!sessionWasUp && (code === 'ECONNRESET' || code === 'EPIPE')) return true;
   return code === 'ERR_HTTP2_STREAM_ERROR' && failure.message.includes('REFUSED_STREAM');
 }
 

@@ -171,11 +171,10 @@ export class OutboundProxy {
   /**
    * Lets the open client connections finish, for at most timeoutMs: HTTP/1 clients get
    * `Connection: close` on their next response, HTTP connections that stay quiet are closed,
-   * opaque TCP runs until either side ends it. Then what is left is cut. Resolves with the
-   * number of connections cut.
+   * opaque TCP runs until either side ends it. Then what is left is cut and the listener
+   * closed (stopAccepting() closes it earlier). Resolves with the number of connections cut.
    */
   async drain(timeoutMs: number): Promise<number> {
-    await this.stopAccepting();
     this.http.drain();
     const deadline = performance.now() + timeoutMs;
     while (this.open.size > 0 && performance.now() < deadline) {
