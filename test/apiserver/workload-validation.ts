@@ -117,8 +117,23 @@ export function validateDaemonSet(obj: Json, existing: Json | undefined): FieldC
   if (strategyType !== undefined && strategyType !== 'RollingUpdate' && strategyType !== 'OnDelete') {
     causes.push(fieldErrors.notSupported('spec.updateStrategy.type', strategyType, ['OnDelete', 'RollingUpdate']));
   }
+  if (strategyType === 'RollingUpdate') causes.push(...validateDaemonSetRollingUpdate(asObject(asObject(spec['updateStrategy'])['rollingUpdate'])));
   causes.push(...immutableSelector(spec, existing));
   return causes;
+}
+
+/**
+ * A DaemonSet rolls either by replacing (maxUnavailable) or by surging (maxSurge: the new pod
+ * starts beside the old one on its node), never both, and never neither (ValidateRollingUpdateDaemonSet).
+ */
+function validateDaemonSetRollingUpdate(rolling: Json): FieldCause[] {
+  const path = 'spec.updateStrategy.rollingUpdate';
+  const nonZero = (value: unknown): boolean => value !== undefined && value !== 0 && value !== '0%' && value !== '0';
+  const hasUnavailable = nonZero(rolling['maxUnavailable']);
+  const hasSurge = nonZero(rolling['maxSurge']);
+  if (hasUnavailable && hasSurge) return [fieldErrors.invalid(`${path}.maxSurge`, rolling['maxSurge'], 'may not be set when maxUnavailable is non-zero')];
+  if (!hasUnavailable && !hasSurge) return [fieldErrors.required(`${path}.maxUnavailable`, 'cannot be 0 when maxSurge is 0')];
+  return [];
 }
 
 export function validateDeployment(obj: Json, existing: Json | undefined): FieldCause[] {

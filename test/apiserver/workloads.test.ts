@@ -193,6 +193,24 @@ spec:
     assert.equal(moved.json.message, `DaemonSet.apps "${name}" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"${name}", "tier":"x"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable`);
   });
 
+  test('a DaemonSet rolls by maxUnavailable or by maxSurge, never both or neither (the real 422s)', async () => {
+    const body = (name: string, rollingUpdate: object) => ({
+      apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name },
+      spec: { selector: { matchLabels: { app: name } }, updateStrategy: { type: 'RollingUpdate', rollingUpdate },
+        template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'i' }] } } },
+    });
+    const url = `${apps}/namespaces/${ns}/daemonsets`;
+    const both = await apiRequest(server, 'POST', url, { body: body('both', { maxUnavailable: 1, maxSurge: 1 }) });
+    assert.equal(both.status, 422);
+    assert.deepEqual(both.json.details.causes.map((c: any) => `${c.field}: ${c.message}`), ['spec.updateStrategy.rollingUpdate.maxSurge: Invalid value: 1: may not be set when maxUnavailable is non-zero']);
+    const neither = await apiRequest(server, 'POST', url, { body: body('neither', { maxUnavailable: 0, maxSurge: 0 }) });
+    assert.equal(neither.status, 422);
+    assert.deepEqual(neither.json.details.causes.map((c: any) => `${c.field}: ${c.message}`), ['spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0']);
+    const surge = await apiRequest(server, 'POST', url, { body: body(uniqueName('surge'), { maxUnavailable: 0, maxSurge: 1 }) });
+    assert.equal(surge.status, 201, JSON.stringify(surge.json));
+    assert.deepEqual(surge.json.spec.updateStrategy.rollingUpdate, { maxUnavailable: 0, maxSurge: 1 });
+  });
+
   test('watch and deletecollection work for DaemonSets', async () => {
     const name = uniqueName('watched');
     const from = (await apiRequest(server, 'GET', `${apps}/namespaces/${ns}/daemonsets`)).json.metadata.resourceVersion;

@@ -9,18 +9,21 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify as stringifyYaml } from 'yaml';
-import type { V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { bedOk } from '../bed-cli-runner.js';
 import { loadKubeConfig } from '../kube-client.js';
 import { makeTempDir, type TempDir } from '../../support/temp-dir.js';
 import { uniqueName } from '../../support/unique-name.js';
 import { waitFor } from '../../support/wait-for.js';
 import { DAEMONSET_HASH_LABEL, WorkloadController, isPodReady } from './workload-controller.js';
+import { RestartingInformer } from '../../../agent/src/k8s/restarting-informer.js';
 
 const execFileAsync = promisify(execFile);
 const ns = uniqueName('workloads');
 let dir: TempDir;
 let controller: WorkloadController | undefined;
+/** What the controller logged, for the decisions it only logs. */
+const controllerLog: { msg: string; fields?: object }[] = [];
 
 async function kubectl(args: string[], input?: string): Promise<string> {
   const child = execFileAsync('kubectl', ['--kubeconfig', join(dir.path, 'kubeconfig'), '-n', ns, ...args], { timeout: 60_000 });
@@ -38,14 +41,18 @@ const container = {
   command: ['sh', '-c', 'trap "echo got SIGTERM; exit 0" TERM; echo started; while true; do sleep 0.2; done'],
 };
 
-function daemonSet(marker: string): object {
+function daemonSet(marker: string, name = 'agent', extra: { updateStrategy?: object; hostNetwork?: boolean; ports?: object[]; command?: string[] } = {}): object {
   return {
-    apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace: ns },
+    apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name, namespace: ns },
     spec: {
-      selector: { matchLabels: { app: 'agent' } },
+      selector: { matchLabels: { app: name } },
+      ...(extra.updateStrategy ? { updateStrategy: extra.updateStrategy } : {}),
       template: {
-        metadata: { labels: { app: 'agent' } },
-        spec: { nodeSelector: { 'kubernetes.io/os': 'linux' }, terminationGracePeriodSeconds: 5, containers: [{ ...container, env: [{ name: 'MARKER', value: marker }] }] },
+        metadata: { labels: { app: name } },
+        spec: {
+          nodeSelector: { 'kubernetes.io/os': 'linux' }, terminationGracePeriodSeconds: 5, hostNetwork: extra.hostNetwork ?? false,
+          containers: [{ ...container, env: [{ name: 'MARKER', value: marker }], ...(extra.ports ? { ports: extra.ports } : {}), ...(extra.command ? { command: extra.command } : {}) }],
+        },
       },
     },
   };
@@ -55,7 +62,7 @@ before(async () => {
   dir = await makeTempDir('workload-controller');
   await bedOk(dir.path, ['up', '--nodes', '2', '--no-agent', '--no-ca'], { timeoutMs: 180_000 });
   await execFileAsync('kubectl', ['--kubeconfig', join(dir.path, 'kubeconfig'), 'create', 'namespace', ns]);
-  controller = new WorkloadController(loadKubeConfig(join(dir.path, 'kubeconfig')), () => {});
+  controller = new WorkloadController(loadKubeConfig(join(dir.path, 'kubeconfig')), (msg, fields) => controllerLog.push({ msg, fields }));
   await controller.start();
 });
 
@@ -118,4 +125,64 @@ test('a Deployment runs its replicas spread over the nodes and reports them read
     { timeoutMs: 30_000, what: 'Deployment status readyReplicas 2' });
   await kubectl(['delete', 'deployment', 'web', '--wait=false']);
   await waitFor(async () => (await pods('app=web')).length === 0, { timeoutMs: 60_000, what: 'the Deployment pods deleted with it' });
+});
+
+test('maxSurge: each node gets its new pod beside the old one, which goes only once the new one is Ready; host ports block the surge', async () => {
+  const surge = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } };
+  // Every pod event in order: at no point may a node be without a Ready pod that is not being deleted.
+  const informer = new RestartingInformer<V1Pod>({
+    kubeConfig: loadKubeConfig(join(dir.path, 'kubeconfig')),
+    name: 'surge-pods',
+    path: `/api/v1/namespaces/${ns}/pods`,
+    labelSelector: 'app=surge',
+    list: () => loadKubeConfig(join(dir.path, 'kubeconfig')).makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns, labelSelector: 'app=surge' }),
+    log: () => {},
+  });
+  const gaps: string[] = [];
+  const checkNodes = (): void => {
+    const list = informer.list();
+    for (const node of ['node-1', 'node-2']) {
+      const serving = list.some((p) => p.spec?.nodeName === node && isPodReady(p) && !p.metadata?.deletionTimestamp);
+      if (!serving && list.some((p) => p.spec?.nodeName === node)) gaps.push(`${node}: ${list.map((p) => `${p.metadata?.name}@${p.spec?.nodeName} ready=${isPodReady(p)} deleting=${Boolean(p.metadata?.deletionTimestamp)}`).join(', ')}`);
+    }
+  };
+  try {
+    await kubectl(['apply', '-f', '-'], stringifyYaml(daemonSet('one', 'surge', { updateStrategy: surge })));
+    const first = await waitFor(async () => {
+      const list = await pods('app=surge');
+      return list.length === 2 && list.every(isPodReady) && list;
+    }, { timeoutMs: 90_000, what: 'two Ready surge pods' });
+    await informer.start();
+    for (const verb of ['add', 'update', 'delete'] as const) informer.on(verb, checkNodes);
+
+    await kubectl(['apply', '-f', '-'], stringifyYaml(daemonSet('two', 'surge', { updateStrategy: surge })));
+    const firstNames = new Set(first.map((p) => p.metadata!.name));
+    await waitFor(async () => {
+      const list = await pods('app=surge');
+      return list.length === 2 && list.every((p) => isPodReady(p) && !firstNames.has(p.metadata!.name)) && list;
+    }, { timeoutMs: 120_000, what: 'both pods replaced by surging' });
+    assert.deepEqual(gaps, [], 'no node was ever without a Ready pod');
+
+    // With host ports (a hostNetwork pod's container ports), the new pod cannot start beside
+    // the old one: the scheduler would keep it Pending, and so does the bed.
+    // (Ready once the declared port answers, as the bed's kubelet probes declared ports.)
+    const blocked = { hostNetwork: true, ports: [{ containerPort: 17001, name: 'admin' }], command: ['python3', '-m', 'http.server', '17001'] };
+    await kubectl(['apply', '-f', '-'], stringifyYaml(daemonSet('three', 'surge', { updateStrategy: surge, ...blocked })));
+    const third = await waitFor(async () => {
+      const list = await pods('app=surge');
+      return list.length === 2 && list.every((p) => isPodReady(p) && p.spec?.containers[0]?.env?.[0]?.value === 'three') && list;
+    }, { timeoutMs: 120_000, what: 'pods with host ports (replaced: the old ones had none)' }).catch(async (err: Error) => {
+      const state = (await pods('app=surge')).map((p) => `${p.metadata?.name}@${p.spec?.nodeName} ${p.spec?.containers[0]?.env?.[0]?.value} ready=${isPodReady(p)} phase=${p.status?.phase}`);
+      throw new Error(`${err.message}; pods: ${state.join(', ')}; controller: ${JSON.stringify(controllerLog.slice(-5))}`);
+    });
+    const thirdNames = new Set(third.map((p) => p.metadata!.name));
+    await kubectl(['apply', '-f', '-'], stringifyYaml(daemonSet('four', 'surge', { updateStrategy: surge, ...blocked })));
+    await waitFor(() => controllerLog.some((line) => line.msg.startsWith('DaemonSet surge pod not placed')), { what: 'the controller refusing the surge pod' });
+    const stuck = await pods('app=surge');
+    assert.deepEqual(stuck.map((p) => p.metadata!.name).sort(), [...thirdNames].sort(), 'no surge pod beside a pod holding the same host ports');
+  } finally {
+    await informer.stop();
+    await kubectl(['delete', 'daemonset', 'surge', '--wait=false']);
+    await waitFor(async () => (await pods('app=surge')).length === 0, { timeoutMs: 60_000, what: 'the surge DaemonSet pods deleted' });
+  }
 });

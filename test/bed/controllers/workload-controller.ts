@@ -1,8 +1,11 @@
 // The bed's DaemonSet and Deployment controller, enough to run a Helm chart's workloads:
 //  - DaemonSet: one Pod per Ready node that matches the template's nodeSelector, named
 //    <ds>-<5 random>, with spec.nodeName set, the template's labels plus controller-revision-hash,
-//    and an ownerReference. A template change replaces pods node by node (RollingUpdate with
-//    maxUnavailable, default 1: delete the old pod, create the new one once it is gone).
+//    and an ownerReference. A template change replaces pods node by node: RollingUpdate with
+//    maxUnavailable (default 1: delete the old pod, create the new one once it is gone), or
+//    with maxSurge (start the new pod beside the old one, delete the old one once the new one
+//    is Ready; at most maxSurge nodes at a time). As the scheduler does, a surge pod is not
+//    placed on a node where a pod of the DaemonSet already holds one of its host ports.
 //  - Deployment: `replicas` Pods (no ReplicaSet) named <deploy>-<hash>-<5 random>, spread round
 //    robin over eligible nodes; a template change creates the new pods first and deletes the old
 //    ones once the new ones are Ready (Recreate: deletes first).
@@ -22,6 +25,7 @@ import {
   type V1ObjectMeta,
   type V1OwnerReference,
   type V1Pod,
+  type V1PodSpec,
   type V1PodTemplateSpec,
 } from '@kubernetes/client-node';
 import { KeyedWorkQueue } from './keyed-work-queue.js';
@@ -78,6 +82,19 @@ function maxUnavailable(ds: V1DaemonSet, nodes: number): number {
   if (typeof value === 'number') return Math.max(value, 1);
   if (typeof value === 'string' && value.endsWith('%')) return Math.max(Math.floor((nodes * Number(value.slice(0, -1))) / 100), 1);
   return 1;
+}
+
+/** maxSurge of a DaemonSet's rolling update as a node count (percentages of `nodes` rounded up); 0 = no surge. */
+function maxSurge(ds: V1DaemonSet, nodes: number): number {
+  const value = ds.spec?.updateStrategy?.rollingUpdate?.maxSurge;
+  if (typeof value === 'number') return Math.max(value, 0);
+  if (typeof value === 'string' && value.endsWith('%')) return Math.ceil((nodes * Number(value.slice(0, -1))) / 100);
+  return 0;
+}
+
+/** The host ports a pod (template) claims: what the scheduler's NodePorts filter compares. */
+function hostPorts(spec: V1PodSpec | undefined): string[] {
+  return (spec?.containers ?? []).flatMap((c) => (c.ports ?? []).filter((p) => (p.hostPort ?? 0) > 0 || spec?.hostNetwork).map((p) => `${p.protocol ?? 'TCP'}/${p.hostPort || p.containerPort}`));
 }
 
 export class WorkloadController {
@@ -187,6 +204,15 @@ export class WorkloadController {
     const live = ours.filter((pod) => !pod.metadata?.deletionTimestamp);
 
     for (const pod of live.filter((p) => !eligibleNames.has(p.spec?.nodeName ?? ''))) await this.deletePod(key, pod, 'node not eligible');
+    const surge = maxSurge(ds, eligible.length);
+    if (surge > 0) await this.surgeDaemonSet(key, ds, hash, eligible, ours, surge);
+    else await this.replaceDaemonSetPods(key, ds, hash, eligible, ours);
+    await this.writeDaemonSetStatus(ds, hash, eligible.length, ours);
+  }
+
+  /** maxUnavailable: a node's old pod goes first, within the budget; its replacement follows. */
+  private async replaceDaemonSetPods(key: string, ds: V1DaemonSet, hash: string, eligible: V1Node[], ours: V1Pod[]): Promise<void> {
+    const name = ds.metadata!.name!;
     // A node is unavailable while it has no Ready pod (one being replaced counts).
     let unavailable = eligible.filter((node) => !ours.some((p) => p.spec?.nodeName === node.metadata!.name && isPodReady(p))).length;
     const budget = maxUnavailable(ds, eligible.length);
@@ -208,7 +234,50 @@ export class WorkloadController {
         if (nodeReady) unavailable++;
       }
     }
-    await this.writeDaemonSetStatus(ds, hash, eligible.length, ours);
+  }
+
+  /**
+   * maxSurge: the new pod starts beside a Ready old one (at most `surge` nodes at a time) and
+   * the old one goes once the new one is Ready. An old pod that is not Ready protects nothing:
+   * it is replaced at once.
+   */
+  private async surgeDaemonSet(key: string, ds: V1DaemonSet, hash: string, eligible: V1Node[], ours: V1Pod[], surge: number): Promise<void> {
+    const name = ds.metadata!.name!;
+    const isCurrent = (p: V1Pod): boolean => p.metadata?.labels?.[DAEMONSET_HASH_LABEL] === hash;
+    const live = ours.filter((p) => !p.metadata?.deletionTimestamp);
+    let surging = eligible.filter((node) => {
+      const onNode = live.filter((p) => p.spec?.nodeName === node.metadata!.name);
+      return onNode.some(isCurrent) && onNode.some((p) => !isCurrent(p));
+    }).length;
+    const claimed = hostPorts(ds.spec?.template?.spec);
+    for (const node of eligible) {
+      const nodeName = node.metadata!.name!;
+      const onNode = live.filter((p) => p.spec?.nodeName === nodeName);
+      const current = onNode.filter(isCurrent);
+      const old = onNode.filter((p) => !isCurrent(p));
+      for (const extra of current.slice(1)) await this.deletePod(key, extra, 'more than one pod on the node');
+      if (onNode.length === 0) {
+        if (!ours.some((p) => p.spec?.nodeName === nodeName)) await this.createPod(key, 'DaemonSet', ds, hash, nodeName, `${name}-${randomSuffix()}`);
+        continue;
+      }
+      if (old.length === 0) continue;
+      if (current.length > 0) {
+        if (current.some(isPodReady)) for (const pod of old) await this.deletePod(key, pod, 'replaced by a Ready pod (surge)');
+        continue;
+      }
+      if (!old.some(isPodReady)) {
+        for (const pod of old) await this.deletePod(key, pod, 'template changed');
+        continue;
+      }
+      if (surging >= surge) continue;
+      const taken = old.flatMap((p) => hostPorts(p.spec)).filter((port) => claimed.includes(port));
+      if (taken.length > 0) {
+        this.log('DaemonSet surge pod not placed: host ports in use on the node (the scheduler\'s NodePorts filter)', { daemonSet: key, node: nodeName, ports: taken });
+        continue;
+      }
+      await this.createPod(key, 'DaemonSet', ds, hash, nodeName, `${name}-${randomSuffix()}`);
+      surging++;
+    }
   }
 
   private async reconcileDeployment(key: string, namespace: string, name: string): Promise<void> {
