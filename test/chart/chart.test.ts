@@ -149,7 +149,7 @@ describe('default rendering (the contract)', () => {
     ]);
   });
 
-  test('agent DaemonSet: host network, node-critical, every taint, rolling one node at a time', () => {
+  test('agent DaemonSet: host network, node-critical, every taint, surging one node at a time', () => {
     const ds = findObject<any>(objectsOf('default values'), 'DaemonSet', 'weft-agent');
     const pod = ds.spec.template.spec;
     assert.equal(pod.hostNetwork, true);
@@ -158,7 +158,7 @@ describe('default rendering (the contract)', () => {
     assert.deepEqual(pod.tolerations, [{ operator: 'Exists' }]);
     assert.equal(pod.serviceAccountName, 'weft-agent');
     assert.equal(pod.terminationGracePeriodSeconds, 30);
-    assert.deepEqual(ds.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+    assert.deepEqual(ds.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } }, 'the new agent starts beside the old one');
     for (const [key, value] of Object.entries(ds.spec.selector.matchLabels)) {
       assert.equal(ds.spec.template.metadata.labels[key], value, `pod template lacks selector label ${key}`);
     }
@@ -175,7 +175,7 @@ describe('default rendering (the contract)', () => {
     const env = envMap(agent);
     assert.deepEqual([...env.keys()].sort(), [
       'WEFT_BPFFS_DIR', 'WEFT_CA_ADDRESS', 'WEFT_CA_NAMESPACE', 'WEFT_CA_TOKEN_FILE', 'WEFT_CERT_TTL', 'WEFT_CGROUP_ROOT',
-      'WEFT_LOG_LEVEL', 'WEFT_NODE_IP', 'WEFT_NODE_NAME', 'WEFT_POD_NAME', 'WEFT_POD_NAMESPACE', 'WEFT_TRUST_DOMAIN',
+      'WEFT_DRAIN_TIMEOUT', 'WEFT_LOG_LEVEL', 'WEFT_NODE_IP', 'WEFT_NODE_NAME', 'WEFT_POD_NAME', 'WEFT_POD_NAMESPACE', 'WEFT_TRUST_DOMAIN',
     ]);
     const fieldRef = (name: string) => env.get(name).valueFrom.fieldRef.fieldPath;
     assert.equal(fieldRef('WEFT_NODE_NAME'), 'spec.nodeName');
@@ -191,10 +191,10 @@ describe('default rendering (the contract)', () => {
     assert.equal(value('WEFT_CGROUP_ROOT'), '/sys/fs/cgroup');
     assert.equal(value('WEFT_BPFFS_DIR'), '/sys/fs/bpf/weft');
     assert.equal(value('WEFT_LOG_LEVEL'), 'info');
-    assert.deepEqual(
-      agent.ports.map((p: any) => `${p.name}=${p.containerPort}/${p.protocol}`),
-      ['outbound=15001/TCP', 'hbone=15008/TCP', 'admin=15020/TCP'],
-    );
+    assert.equal(value('WEFT_DRAIN_TIMEOUT'), '20s');
+    assert.ok(Number(value('WEFT_DRAIN_TIMEOUT').slice(0, -1)) < ds.spec.template.spec.terminationGracePeriodSeconds, 'the drain ends before the kubelet kills');
+    // Host-network ports would be host ports, and two pods with one host port never share a node.
+    assert.equal(agent.ports, undefined, 'no declared ports: the surge agent must fit beside the old one');
     assert.deepEqual(agent.readinessProbe.httpGet, { path: '/readyz', port: 15020 });
     assert.deepEqual(agent.livenessProbe.httpGet, { path: '/healthz', port: 15020 });
     assert.ok(agent.livenessProbe.failureThreshold * agent.livenessProbe.periodSeconds >= 60, 'liveness tolerates at least a minute of silence');
@@ -360,7 +360,7 @@ describe('values', () => {
     assert.equal(env.get('WEFT_CERT_TTL').value, '60s');
     assert.equal(env.get('WEFT_TRUST_DOMAIN').value, 'mesh.example.com');
     assert.deepEqual([...agent.securityContext.capabilities.add].sort(), ['BPF', 'NET_ADMIN', 'SYS_RESOURCE']);
-    assert.equal(ds.spec.updateStrategy.rollingUpdate.maxUnavailable, '10%');
+    assert.deepEqual(ds.spec.updateStrategy.rollingUpdate, { maxSurge: 0, maxUnavailable: '10%' });
     assert.deepEqual(ca.args.slice(3, 9), ['--trust-domain', 'mesh.example.com', '--default-ttl', '60s', '--max-ttl', '2h']);
     assert.equal(envMap(ca).get('WEFT_LOG_LEVEL').value, 'warn');
     const init = ds.spec.template.spec.initContainers;
@@ -397,7 +397,11 @@ describe('values', () => {
     { set: 'alerts.serverErrorRatio=5', names: 'alerts.serverErrorRatio', why: /Must be less than or equal to 1/ },
     { set: 'agent.resources.limits.cpu=lots', names: 'agent.resources.limits.cpu', why: /Does not match pattern/ },
     { set: 'agent.resources.limts.cpu=1', names: 'agent.resources', why: /Additional property limts is not allowed/ },
-    { set: 'agent.maxUnavailable=0', names: 'agent.maxUnavailable', why: /Must be greater than or equal to 1/ },
+    { set: 'agent.maxUnavailable=1', names: 'agent.maxUnavailable', why: /exactly one must be non-zero/ },
+    { set: 'agent.maxSurge=0', names: 'agent.maxSurge', why: /both 0/ },
+    { set: 'agent.maxSurge=-1', names: 'agent.maxSurge', why: /Must be greater than or equal to 0/ },
+    { set: 'agent.drainTimeout=30s', names: 'agent.drainTimeout', why: /must be shorter than agent.terminationGracePeriodSeconds/ },
+    { set: 'agent.drainTimeout=1m', names: 'agent.drainTimeout', why: /Does not match pattern/ },
     { set: 'certTtl=30s', names: 'certTtl', why: /must be at least 60s/ },
     { set: 'ca.maxTtl=1h', names: 'ca.maxTtl', why: /must not be shorter than certTtl/ },
   ];
@@ -475,8 +479,13 @@ describe('monitoring', () => {
     const endpoint = monitor.spec.podMetricsEndpoints[0];
     assert.equal(endpoint.path, '/metrics');
     assert.equal(endpoint.interval, '15s');
-    const admin = container(ds, 'agent').ports.find((p: any) => p.name === endpoint.port);
-    assert.equal(admin?.containerPort, 15020, `PodMonitor port ${endpoint.port} is not the admin port`);
+    // The agent declares no ports: the target is the agent container's, its address the pod IP on 15020.
+    assert.equal(endpoint.port, undefined);
+    assert.deepEqual(endpoint.relabelings.slice(0, 2), [
+      { sourceLabels: ['__meta_kubernetes_pod_container_name', '__meta_kubernetes_pod_container_init'], regex: 'agent;false', action: 'keep' },
+      { sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '(.+)', targetLabel: '__address__', replacement: '${1}:15020', action: 'replace' },
+    ]);
+    assert.ok(container(ds, 'agent'), 'the kept container name is the agent container');
     assert.equal(monitor.metadata.labels.release, 'prometheus');
   });
 

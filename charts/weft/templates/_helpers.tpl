@@ -88,6 +88,17 @@ instead of a pod crash-looping: the lifetimes both weft agent and weft ca refuse
 {{- if lt $max $ttl -}}
 {{- fail (printf "ca.maxTtl (%s) must not be shorter than certTtl (%s): weft ca refuses a default lifetime above its maximum" .Values.ca.maxTtl .Values.certTtl) -}}
 {{- end -}}
+{{- $surge := not (has (toString .Values.agent.maxSurge) (list "0" "0%")) -}}
+{{- $unavailable := not (has (toString .Values.agent.maxUnavailable) (list "0" "0%")) -}}
+{{- if and $surge $unavailable -}}
+{{- fail (printf "agent.maxSurge (%v) and agent.maxUnavailable (%v): exactly one must be non-zero (Kubernetes refuses a DaemonSet that sets both); set agent.maxSurge=0 to replace agents instead of surging" .Values.agent.maxSurge .Values.agent.maxUnavailable) -}}
+{{- end -}}
+{{- if not (or $surge $unavailable) -}}
+{{- fail "agent.maxSurge and agent.maxUnavailable are both 0: exactly one must be non-zero, or an upgrade never proceeds" -}}
+{{- end -}}
+{{- if ge (include "weft.durationSeconds" .Values.agent.drainTimeout | atoi) (int .Values.agent.terminationGracePeriodSeconds) -}}
+{{- fail (printf "agent.drainTimeout (%s) must be shorter than agent.terminationGracePeriodSeconds (%v): the kubelet kills the agent at the end of the grace period" .Values.agent.drainTimeout .Values.agent.terminationGracePeriodSeconds) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
