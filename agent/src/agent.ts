@@ -32,6 +32,8 @@ import { PlainTcpConnector } from './proxy/upstream-connector.js';
 import { enableListenerMigration } from './net/shared-listener.js';
 import { listenerCount } from './net/listening-sockets.js';
 
+/** The longest a starting agent waits for its pods' certificates before it listens anyway. */
+const CERTIFICATES_BEFORE_LISTEN_MS = 15_000;
 /** While draining without a successor, how often to look whether one started listening. */
 const SUCCESSOR_POLL_MS = 100;
 
@@ -67,6 +69,11 @@ export class Agent {
     });
     log.info({ subsys: 'bpf', pinDir: config.bpffsDir }, 'programs loaded');
     const programs = this.programs;
+    // Newer than any agent before it on this node (ms, pid as the tie-break): an older agent
+    // still running beside this one (a surge upgrade) sees it and stops answering readiness,
+    // so the shared admin port's probes judge this agent, not that one.
+    const startStamp = BigInt(Date.now()) * 1_000_000n + BigInt(process.pid % 1_000_000);
+    programs.announceAgent(startStamp);
     agentMetrics.countStrictDropsFrom(() => programs.strictDrops());
 
     const kubeConfig = loadKubeConfig(config.kubeconfig);
@@ -129,6 +136,7 @@ export class Agent {
         informersSynced: () => this.watch?.synced() ?? false,
         programsLoaded: () => this.programs !== undefined,
         proxyListening: () => this.proxy?.listening ?? false,
+        newestAgentOnNode: () => programs.newestAgent() === startStamp,
         ...(config.ca
           ? {
               trustBundleLoaded: () => this.identities?.trustBundleLoaded ?? false,
@@ -206,6 +214,11 @@ export class Agent {
     const { config, log } = this;
     await identities.start();
     identities.update(state.current());
+    // Listen only once the enrolled pods' identities can be spoken for: the ports are shared
+    // with the agent this one replaces, or new connects are held until it listens.
+    if (!(await identities.whenCertificatesIssued(CERTIFICATES_BEFORE_LISTEN_MS))) {
+      log.warn({ subsys: 'identity', waitedMs: CERTIFICATES_BEFORE_LISTEN_MS }, 'listening before every enrolled pod has a certificate: their mesh traffic is refused until it arrives');
+    }
     const credentials = identities.credentials;
     this.hboneServer = new HboneInboundServer({
       host: config.nodeIp,
@@ -267,13 +280,25 @@ export class Agent {
     const handOver = (): boolean => {
       if (listenerCount(config.nodeIp, config.outboundPort) < 2) return false;
       void proxy.stopAccepting();
+      void hboneServer?.stopAccepting();
       programs.holdProxySyns(false);
+      // The successor answers probes and scrapes from now on. (The kubelet may have judged it
+      // Ready by a probe this agent answered on the shared port; then it is stopped before
+      // its successor listens, holds new connects meanwhile and hands over here, later.)
+      void this.admin?.close();
       return true;
     };
     const successor = handOver();
-    const watch = successor ? undefined : setInterval(() => handOver() && clearInterval(watch), SUCCESSOR_POLL_MS);
-    // Peers retry the tunnels a closed HBONE port refuses, until a successor listens there.
-    await hboneServer?.stopAccepting();
+    const watch = successor
+      ? undefined
+      : setInterval(() => {
+          if (!handOver()) return;
+          clearInterval(watch);
+          log.info({ subsys: 'lifecycle' }, 'a successor agent listens now; it takes new connections');
+        }, SUCCESSOR_POLL_MS);
+    // Without a successor, other nodes' tunnels are refused (they retry until the next agent
+    // listens); this node's own same-node tunnels are still served, its drain waits for them.
+    if (!successor) hboneServer?.acceptOnlyFrom(config.nodeIp);
     log.info({ subsys: 'lifecycle', successor, drainTimeoutSeconds: config.drainTimeoutSeconds },
       successor ? 'draining; a successor agent takes new connections' : 'draining; new connections wait for the next agent');
     const timeoutMs = config.drainTimeoutSeconds * 1000;

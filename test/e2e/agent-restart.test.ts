@@ -9,7 +9,7 @@
 // next agent listens) is counted and reported, and every loop recovers.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
@@ -17,7 +17,7 @@ import { uniqueName } from '../support/unique-name.js';
 import { waitFor } from '../support/wait-for.js';
 import { repoRoot } from '../support/repo-root.js';
 import type { CliResult } from '../bed/bed-cli-runner.js';
-import { BedFixture, sumMetric } from './bed-fixture.js';
+import { BedFixture, e2eBedMode, sumMetric } from './bed-fixture.js';
 
 const steadyLoad = join(repoRoot, 'dist', 'test', 'e2e', 'fixtures', 'steady-load.js');
 const ns = uniqueName('restart');
@@ -101,10 +101,32 @@ async function nextAgentReady(node: string, previous: number): Promise<number> {
 }
 
 function failures(status: LoadStatus): string {
-  return Object.entries(status.loops)
-    .filter(([, loop]) => loop.failed > 0)
-    .map(([name, loop]) => `${name}: ${loop.failed} failed (${loop.resets} resets): ${loop.errors.join(' | ')}`)
-    .join('\n');
+  const failed = Object.entries(status.loops).filter(([, loop]) => loop.failed > 0);
+  if (failed.length === 0) return '';
+  return [
+    ...failed.map(([name, loop]) => `${name}: ${loop.failed} failed (${loop.resets} resets): ${loop.errors.join(' | ')}`),
+    'agent warnings:',
+    ...agentWarnings(),
+  ].join('\n');
+}
+
+/** The lifecycle lines of a supervised node's agent log, with their times relative to the first. */
+function drainLines(node: string): string[] {
+  const file = join(bed.state, 'logs', `agent-${node}.log`);
+  if (!existsSync(file)) return [];
+  const lines = readFileSync(file, 'utf8').split('\n').filter((line) => line.includes('"subsys":"lifecycle"')).slice(-4);
+  const parsed = lines.map((line) => JSON.parse(line) as { time: number; msg: string });
+  return parsed.map((entry) => `+${entry.time - parsed[0]!.time} ms ${entry.msg}`);
+}
+
+/** Warnings and errors the agents logged (supervised beds log to logs/agent-<node>.log, chart beds per pod). */
+function agentWarnings(): string[] {
+  const logs = [join(bed.state, 'logs', 'agent-node-1.log'), join(bed.state, 'logs', 'agent-node-2.log')];
+  const podLogs = join(bed.state, 'logs', 'pods');
+  if (existsSync(podLogs)) logs.push(...readdirSync(podLogs).filter((f) => f.startsWith('weft-system_weft-agent-')).map((f) => join(podLogs, f)));
+  return logs.filter(existsSync).flatMap((file) => readFileSync(file, 'utf8').split('\n')
+    .filter((line) => /"level":(40|50|60)/.test(line))
+    .map((line) => `${file.split('/').pop()}: ${line.slice(0, 600)}`));
 }
 
 function totals(status: LoadStatus): { ok: number; failed: number; resets: number } {
@@ -157,13 +179,52 @@ for (const node of ['node-1', 'node-2']) {
     try {
       await load.progressed(5, undefined, 'every loop running');
       const old = (await agentPid(node))!;
+      const signalledAtMs = Date.now();
       process.kill(old, 'SIGTERM');
       await nextAgentReady(node, old);
+      t.diagnostic(`the next agent was ready ${Date.now() - signalledAtMs} ms after the SIGTERM; the old one's drain: ${drainLines(node).join(' / ')}`);
       const afterRestart = load.status();
       await load.progressed(10, afterRestart, 'every loop served by the new agent');
     } finally {
       const final = await load.stop();
       t.diagnostic(`${node} SIGTERM: ${JSON.stringify(totals(final))}`);
+      assert.equal(totals(final).failed, 0, failures(final));
+      assert.equal(totals(final).resets, 0);
+    }
+  });
+}
+
+if (e2eBedMode() === 'chart') {
+  // Only a chart bed has a DaemonSet to roll (its maxSurge: 1 starts each node's new agent
+  // beside the old one); a supervised bed has no Kubernetes object for its agents.
+  test('kubectl rollout restart daemonset/weft-agent under steady load fails no request and resets no connection', async (t) => {
+    const load = new SteadyLoad('rollout');
+    try {
+      await load.progressed(5, undefined, 'every loop running');
+      const before = { 'node-1': (await agentPid('node-1'))!, 'node-2': (await agentPid('node-2'))! };
+      const oldPods = (await bed.kubectl(['-n', 'weft-system', 'get', 'pods', '-o', 'jsonpath={.items[*].metadata.name}'])).trim().split(' ').filter((n) => n.startsWith('weft-agent-'));
+      assert.equal(oldPods.length, 2);
+      await bed.kubectl(['-n', 'weft-system', 'rollout', 'restart', 'daemonset/weft-agent']);
+      await bed.kubectl(['-n', 'weft-system', 'rollout', 'status', 'daemonset/weft-agent', '--timeout=240s']);
+      for (const node of ['node-1', 'node-2'] as const) await nextAgentReady(node, before[node]);
+      await load.progressed(10, load.status(), 'every loop served by the new agents');
+      // How each old agent left: handing over to a successor listening beside it, or (when the
+      // kubelet judged the new pod Ready by a probe the old agent answered on the shared admin
+      // port, before the new agent ran) holding new connects until the new one listened.
+      // Either loses nothing, which is what the counts below assert; the split is reported.
+      for (const pod of oldPods) {
+        // The pod's log holds every run of its container (the SIGTERM tests restarted it): the last one counts.
+        const lastRun = await waitFor(() => {
+          const text = readFileSync(join(bed.state, 'logs', 'pods', `weft-system_${pod}.log`), 'utf8');
+          const run = text.slice(text.lastIndexOf('"msg":"programs loaded"'));
+          return run.includes('"msg":"drained"') && run;
+        }, { what: `${pod} drained` });
+        const handedOver = /a successor agent (takes new connections|listens now)/.test(lastRun);
+        t.diagnostic(`${pod}: ${handedOver ? 'handed over to a successor listening beside it' : 'held new connects until its successor listened'}`);
+      }
+    } finally {
+      const final = await load.stop();
+      t.diagnostic(`rollout restart: ${JSON.stringify(totals(final))}`);
       assert.equal(totals(final).failed, 0, failures(final));
       assert.equal(totals(final).resets, 0);
     }

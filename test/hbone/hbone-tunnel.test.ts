@@ -277,8 +277,8 @@ describe('HBONE tunnel', () => {
     assert.ok(onOld, 'one of 50 sessions reached the old server');
     assert.equal(await echoOnce(onOld, 'before drain'), 'before drain');
 
+    await old.stopAccepting();
     const drained = old.drain(10_000);
-    await waitFor(() => !old.listening, { what: 'the old server stops accepting' });
     const successorBefore = successorSessions;
     for (let i = 0; i < 5; i++) {
       const fresh = await openTunnel(connector(clientCredentials, { port }), request(ECHO_POD_IP, echo.port));
@@ -303,6 +303,24 @@ describe('HBONE tunnel', () => {
     const stream = await opening;
     assert.equal(await echoOnce(stream, 'after restart'), 'after restart');
     stream.destroy();
+  });
+
+  test('draining without a successor: only the own node may open sessions; others are reset and retry', async () => {
+    const draining = nodeServer(0);
+    await draining.listen();
+    const port = draining.address().port;
+    // Loopback clients of 127.0.0.2 come from 127.0.0.1: that plays the server's own node.
+    draining.acceptOnlyFrom('127.0.0.1');
+    const own = await openTunnel(connector(clientCredentials, { port }), request(ECHO_POD_IP, echo.port));
+    assert.equal(await echoOnce(own, 'own node'), 'own node');
+    own.destroy();
+    draining.acceptOnlyFrom('127.0.0.9');
+    const other = new HboneConnector({ credentials: clientCredentials, log, port, refusedRetryWindowMs: 300 });
+    connectors.push(other);
+    const failure = await expectOpenFailure(other, request(ECHO_POD_IP, echo.port));
+    assert.equal(failure.code, ProxyErrorCode.TUNNEL_FAILED, failure.message);
+    assert.ok(other.stats().sessionsOpened >= 2, 'a reset before the session was up is tried again');
+    await draining.stopAccepting();
   });
 
   test('a refused peer is given up after refusedRetryWindowMs', async () => {

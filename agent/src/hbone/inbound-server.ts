@@ -124,6 +124,10 @@ export class HboneInboundServer {
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   /** Every accepted TCP connection, also those still in their handshake, so close() can end them. */
   private readonly connections = new Set<net.Socket>();
+  /** Streams open per session, so a drain can tell idle sessions. */
+  private readonly openStreams = new WeakMap<http2.ServerHttp2Session, number>();
+  /** Set by acceptOnlyFrom(): connections from elsewhere are reset. */
+  private onlyFrom: string | undefined;
   private readonly unsubscribe: () => void;
 
   constructor(options: HboneInboundServerOptions) {
@@ -208,6 +212,7 @@ export class HboneInboundServer {
    * (callers retry refused connects for a while).
    */
   stopAccepting(): Promise<void> {
+    this.onlyFrom = undefined;
     return new Promise((resolve) => {
       if (!this.server.listening) return resolve();
       this.server.close();
@@ -216,19 +221,31 @@ export class HboneInboundServer {
   }
 
   /**
-   * Stops accepting, sends GOAWAY on every session and asks the HTTP callers inside the tunnels
-   * to reconnect (Connection: close; GOAWAY on h2c), then waits up to timeoutMs for the sessions
-   * to finish their streams before cutting what is left. Resolves with the sessions cut.
+   * While this agent drains without a successor, only its own node may still open sessions:
+   * its proxy's same-node tunnels have nowhere else to go (and its drain waits for them), while
+   * other nodes' connections are reset at once, so they retry until the next agent listens
+   * instead of keeping this one busy. stopAccepting() ends this.
+   */
+  acceptOnlyFrom(address: string): void {
+    this.onlyFrom = address;
+  }
+
+  /**
+   * Sends GOAWAY on every session and asks the HTTP callers inside the tunnels to reconnect
+   * (Connection: close; GOAWAY on h2c), then waits up to timeoutMs for the sessions to finish
+   * their streams before cutting what is left; sessions opened meanwhile (acceptOnlyFrom) get
+   * their GOAWAY once idle. Closes the listener at the end; resolves with the sessions cut.
    */
   async drain(timeoutMs: number): Promise<number> {
-    await this.stopAccepting();
     this.goAway();
     this.delivery?.http1.drain();
     this.delivery?.http2.drain();
     const deadline = performance.now() + timeoutMs;
     while (this.sessions.size > 0 && performance.now() < deadline) {
-      // Sessions that arrived between the GOAWAY and the listener's close get theirs too.
-      this.goAway();
+      for (const session of this.sessions) {
+        // Once the listener is closed every late session gets its GOAWAY; before, only idle ones.
+        if (!session.closed && (!this.server.listening || (this.openStreams.get(session) ?? 0) === 0)) session.close();
+      }
       await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
     }
     const cut = this.sessions.size;
@@ -249,6 +266,10 @@ export class HboneInboundServer {
   }
 
   private readonly onConnection = (socket: net.Socket): void => {
+    if (this.onlyFrom !== undefined && socket.remoteAddress !== this.onlyFrom) {
+      socket.resetAndDestroy();
+      return;
+    }
     this.connections.add(socket);
     socket.once('close', () => this.connections.delete(socket));
   };
@@ -338,6 +359,9 @@ export class HboneInboundServer {
 
   private readonly onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
     stream.on('error', (err) => this.log.debug({ err }, 'HBONE stream error'));
+    const session = stream.session as http2.ServerHttp2Session;
+    this.openStreams.set(session, (this.openStreams.get(session) ?? 0) + 1);
+    stream.once('close', () => this.openStreams.set(session, (this.openStreams.get(session) ?? 1) - 1));
     const peer = this.peers.get(stream.session as http2.ServerHttp2Session);
     if (peer === undefined) {
       stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);

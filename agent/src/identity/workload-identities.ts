@@ -34,6 +34,7 @@ export class WorkloadIdentities {
   private stopped = false;
   /** Set while start() waits for the first trust bundle; stop() calls it. */
   private cancelBundleWait: (() => void) | undefined;
+  private readonly issuedWaiters = new Set<() => void>();
 
   constructor(private readonly options: WorkloadIdentitiesOptions) {
     this.signer = new CaSigner(options.ca, options.serviceClusterIp);
@@ -56,6 +57,27 @@ export class WorkloadIdentities {
   allCertificatesIssued(): boolean {
     const manager = this.manager;
     return manager !== undefined && manager.identities().every((identity) => manager.current(identity) !== undefined);
+  }
+
+  /**
+   * Resolves true once allCertificatesIssued() holds, or false after timeoutMs. The agent waits
+   * on it before it listens: a listener shares its ports with the agent it replaces (or ends
+   * the hold of new connects), so it must be able to speak for its pods from the first one.
+   */
+  whenCertificatesIssued(timeoutMs: number): Promise<boolean> {
+    if (this.allCertificatesIssued()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const settle = (issued: boolean): void => {
+        clearTimeout(timer);
+        this.issuedWaiters.delete(check);
+        resolve(issued);
+      };
+      const check = (): void => {
+        if (this.allCertificatesIssued()) settle(true);
+      };
+      const timer = setTimeout(() => settle(false), timeoutMs);
+      this.issuedWaiters.add(check);
+    });
   }
 
   /** Identities with a valid certificate now, and when each expires (debug endpoint). */
@@ -142,5 +164,6 @@ export class WorkloadIdentities {
     if (certificate === undefined) store.removeCertificate(identity);
     else store.setCertificate(identity, { certificateChainPem: certificate.certChainPem.join('\n'), privateKeyPem: certificate.privateKeyPem });
     this.options.metrics.certificateChanged(identity, certificate?.notAfterMs);
+    for (const check of [...this.issuedWaiters]) check();
   };
 }

@@ -237,9 +237,9 @@ export class WorkloadController {
   }
 
   /**
-   * maxSurge: the new pod starts beside a Ready old one (at most `surge` nodes at a time) and
-   * the old one goes once the new one is Ready. An old pod that is not Ready protects nothing:
-   * it is replaced at once.
+   * maxSurge: the new pod starts beside the old one (at most `surge` nodes at a time) and the
+   * old one goes once the new one is Ready. As in Kubernetes, an old pod that is not Ready
+   * gets its new pod at once, outside the budget, and still stays until the new one is Ready.
    */
   private async surgeDaemonSet(key: string, ds: V1DaemonSet, hash: string, eligible: V1Node[], ours: V1Pod[], surge: number): Promise<void> {
     const name = ds.metadata!.name!;
@@ -265,18 +265,15 @@ export class WorkloadController {
         if (current.some(isPodReady)) for (const pod of old) await this.deletePod(key, pod, 'replaced by a Ready pod (surge)');
         continue;
       }
-      if (!old.some(isPodReady)) {
-        for (const pod of old) await this.deletePod(key, pod, 'template changed');
-        continue;
-      }
-      if (surging >= surge) continue;
+      const outsideBudget = !old.some(isPodReady);
+      if (!outsideBudget && surging >= surge) continue;
       const taken = old.flatMap((p) => hostPorts(p.spec)).filter((port) => claimed.includes(port));
       if (taken.length > 0) {
         this.log('DaemonSet surge pod not placed: host ports in use on the node (the scheduler\'s NodePorts filter)', { daemonSet: key, node: nodeName, ports: taken });
         continue;
       }
       await this.createPod(key, 'DaemonSet', ds, hash, nodeName, `${name}-${randomSuffix()}`);
-      surging++;
+      if (!outsideBudget) surging++;
     }
   }
 
