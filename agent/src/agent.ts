@@ -30,12 +30,10 @@ import { InboundTunnelMetrics } from './hbone/inbound-tunnel-metrics.js';
 import { MeshUpstreamConnector } from './hbone/mesh-upstream-connector.js';
 import { PlainTcpConnector } from './proxy/upstream-connector.js';
 import { enableListenerMigration } from './net/shared-listener.js';
-import { listenerCount } from './net/listening-sockets.js';
+import { handOverAndDrain } from './lifecycle/handover.js';
 
 /** The longest a starting agent waits for its pods' certificates before it listens anyway. */
 const CERTIFICATES_BEFORE_LISTEN_MS = 15_000;
-/** While draining without a successor, how often to look whether one started listening. */
-const SUCCESSOR_POLL_MS = 100;
 
 export class Agent {
   private programs?: RedirectPrograms;
@@ -244,14 +242,23 @@ export class Agent {
    * unless the agent's DaemonSet is being deleted: then this is an uninstall, and every program
    * and pin goes, so the node's pods talk directly again.
    *
-   * Otherwise the agent hands over: it stops accepting (a successor listening on the same
-   * ports takes new connections; without one, the pods' new connects are held until the next
-   * agent listens), lets open connections finish for up to --drain-timeout, then exits.
+   * Otherwise the agent hands over to its successor and drains (lifecycle/handover.ts).
    */
   async stop(): Promise<void> {
     const uninstalling = (await this.uninstallDetector?.uninstalling()) ?? false;
     this.cgroupWatch?.stop();
-    if (!uninstalling) await this.drain();
+    if (!uninstalling && this.programs !== undefined && this.proxy !== undefined) {
+      await handOverAndDrain({
+        nodeIp: this.config.nodeIp,
+        outboundPort: this.config.outboundPort,
+        drainTimeoutSeconds: this.config.drainTimeoutSeconds,
+        programs: this.programs,
+        proxy: this.proxy,
+        hboneServer: this.hboneServer,
+        admin: this.admin,
+        log: this.log,
+      });
+    }
     await this.proxy?.close();
     await this.hboneConnector?.close();
     await this.hboneServer?.close();
@@ -267,47 +274,4 @@ export class Agent {
       this.log.info({ subsys: 'lifecycle' }, 'stopping; redirection stays in place for the next agent');
     }
   }
-
-  private async drain(): Promise<void> {
-    const { config, log, programs, proxy, hboneServer } = this;
-    if (programs === undefined || proxy === undefined) return;
-    // From now on the pods' new connects wait in the kernel instead of reaching this agent,
-    // so its listener's queue stays empty and closing it at the end resets nothing.
-    programs.holdProxySyns(true);
-    // A successor listening beside this agent takes the new connections at once: this agent
-    // closes its listener (the kernel moves what is queued on it to the successor) and lifts
-    // the hold. One that starts later lifts the hold itself; this agent then closes too.
-    const handOver = (): boolean => {
-      if (listenerCount(config.nodeIp, config.outboundPort) < 2) return false;
-      void proxy.stopAccepting();
-      void hboneServer?.stopAccepting();
-      programs.holdProxySyns(false);
-      // The successor answers probes and scrapes from now on. (The kubelet may have judged it
-      // Ready by a probe this agent answered on the shared port; then it is stopped before
-      // its successor listens, holds new connects meanwhile and hands over here, later.)
-      void this.admin?.close();
-      return true;
-    };
-    const successor = handOver();
-    const watch = successor
-      ? undefined
-      : setInterval(() => {
-          if (!handOver()) return;
-          clearInterval(watch);
-          log.info({ subsys: 'lifecycle' }, 'a successor agent listens now; it takes new connections');
-        }, SUCCESSOR_POLL_MS);
-    // Without a successor, other nodes' tunnels are refused (they retry until the next agent
-    // listens); this node's own same-node tunnels are still served, its drain waits for them.
-    if (!successor) hboneServer?.acceptOnlyFrom(config.nodeIp);
-    log.info({ subsys: 'lifecycle', successor, drainTimeoutSeconds: config.drainTimeoutSeconds },
-      successor ? 'draining; a successor agent takes new connections' : 'draining; new connections wait for the next agent');
-    const timeoutMs = config.drainTimeoutSeconds * 1000;
-    try {
-      const [clientsCut, sessionsCut] = await Promise.all([proxy.drain(timeoutMs), hboneServer?.drain(timeoutMs) ?? 0]);
-      log.info({ subsys: 'lifecycle', clientsCut, sessionsCut }, 'drained');
-    } finally {
-      clearInterval(watch);
-    }
-  }
-
 }
