@@ -18,6 +18,7 @@ import { waitFor } from '../support/wait-for.js';
 import { repoRoot } from '../support/repo-root.js';
 import type { CliResult } from '../bed/bed-cli-runner.js';
 import { BedFixture, e2eBedMode, sumMetric } from './bed-fixture.js';
+import type { LoadStatus } from './fixtures/steady-load.js';
 
 const steadyLoad = join(repoRoot, 'dist', 'test', 'e2e', 'fixtures', 'steady-load.js');
 const ns = uniqueName('restart');
@@ -25,20 +26,6 @@ const ADMIN_PORT = 15020;
 let bed: BedFixture;
 let work: TempDir;
 const serviceIps: Record<string, string> = {};
-
-interface LoopStatus {
-  kind: string;
-  ok: number;
-  failed: number;
-  resets: number;
-  errors: string[];
-  lastOkAtMs: number;
-  longestOutageMs: number;
-}
-interface LoadStatus {
-  done: boolean;
-  loops: Record<string, LoopStatus>;
-}
 
 /** The steady load running in the client pod until stop(). */
 class SteadyLoad {
