@@ -14,6 +14,7 @@ import { BENCH_BODY } from './bench-body.js';
 import type { BenchBed } from './bench-bed.js';
 import type { BenchPlacement } from './bench-options.js';
 import { meshCountersFrom, type MeshCounters } from './mesh-counters.js';
+import { REDIRECT_PROGRAMS } from '../../agent/src/bpf/redirect-programs.js';
 
 const benchServer = join(repoRoot, 'dist', 'test', 'bench', 'bench-server.js');
 const PLAIN_NS = 'bench-plain';
@@ -132,7 +133,7 @@ export async function deployWorkloads(bed: BenchBed, placement: BenchPlacement):
     return out.trim() === server.ip;
   }, { timeoutMs: 60_000, intervalMs: 250, what: 'the EndpointSlice of bench-server listing the server pod' });
   const meshedClient = pod(MESH_NS, 'wrk-meshed');
-  await waitFor(() => attachedWeftPrograms(meshedClient.cgroup) === 3, { timeoutMs: 60_000, intervalMs: 250, what: 'Weft programs attached to the meshed client' });
+  await waitFor(() => attachedWeftPrograms(meshedClient.cgroup) === REDIRECT_PROGRAMS.filter((p) => !p.strictOnly).length, { timeoutMs: 60_000, intervalMs: 250, what: 'Weft programs attached to the meshed client' });
 
   return {
     placement,
