@@ -31,6 +31,7 @@ import { MeshUpstreamConnector } from './hbone/mesh-upstream-connector.js';
 import { PlainTcpConnector } from './proxy/upstream-connector.js';
 import { enableListenerMigration } from './net/shared-listener.js';
 import { handOverAndDrain } from './lifecycle/handover.js';
+import { newerAgentPod } from './lifecycle/newer-agent-pod.js';
 
 /** The longest a starting agent waits for its pods' certificates before it listens anyway. */
 const CERTIFICATES_BEFORE_LISTEN_MS = 15_000;
@@ -67,11 +68,6 @@ export class Agent {
     });
     log.info({ subsys: 'bpf', pinDir: config.bpffsDir }, 'programs loaded');
     const programs = this.programs;
-    // Newer than any agent before it on this node (ms, pid as the tie-break): an older agent
-    // still running beside this one (a surge upgrade) sees it and stops answering readiness,
-    // so the shared admin port's probes judge this agent, not that one.
-    const startStamp = BigInt(Date.now()) * 1_000_000n + BigInt(process.pid % 1_000_000);
-    programs.announceAgent(startStamp);
     agentMetrics.countStrictDropsFrom(() => programs.strictDrops());
 
     const kubeConfig = loadKubeConfig(config.kubeconfig);
@@ -134,7 +130,10 @@ export class Agent {
         informersSynced: () => this.watch?.synced() ?? false,
         programsLoaded: () => this.programs !== undefined,
         proxyListening: () => this.proxy?.listening ?? false,
-        newestAgentOnNode: () => programs.newestAgent() === startStamp,
+        // The kubelet probes every agent pod of a node on the same host-network port: while a
+        // newer agent pod exists here (a surge upgrade), this one answers "not ready" for all,
+        // so the new pod is judged Ready only by its own agent.
+        ...(config.pod ? { notBeingReplaced: () => this.watch !== undefined && newerAgentPod(this.watch.localPods(), config.pod!) === undefined } : {}),
         ...(config.ca
           ? {
               trustBundleLoaded: () => this.identities?.trustBundleLoaded ?? false,

@@ -40,10 +40,6 @@ struct weft_svc_key {
 struct weft_proxy_ctl {
 	/* 1 while no agent listens on this node: pods' SYNs to the proxy are held (weft_hold.h). */
 	__u32 hold_syns;
-	__u32 _pad;
-	/* Start stamp of the newest agent on this node (agents only): an older one, still
-	 * draining beside it, stops answering readiness for the node. */
-	__u64 newest_agent;
 };
 
 /* Key of the pod-CIDR LPM trie: prefix length in bits, then the address. */

@@ -61,7 +61,9 @@ function probeTcp(host: string, port: number, timeoutMs: number): Promise<ProbeA
 
 function probeHttp(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeAnswer['detail'] | true> {
   return new Promise((resolve) => {
-    const req = request({ host, port, path, method: 'GET', timeout: timeoutMs, headers: { 'user-agent': 'kube-probe/1.26' } }, (res) => {
+    // A new connection per probe, as kubelet's prober disables keep-alive: a kept connection
+    // would keep asking the same process when two share a host port (a surge upgrade).
+    const req = request({ host, port, path, method: 'GET', timeout: timeoutMs, agent: false, headers: { 'user-agent': 'kube-probe/1.26', connection: 'close' } }, (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
       // kubelet: 200..399 is success.

@@ -2,7 +2,6 @@
 // SYN to the node proxy is dropped on the way out, so the client's TCP retransmits it instead
 // of being refused, and the connect completes once a listener exists and the hold is lifted.
 // Without the hold the same connect is refused at once; other destinations are never held.
-// The same map records the newest agent of the node (its start stamp), for readiness.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -76,12 +75,3 @@ test('the hold applies to the proxy port only', async () => {
   }
 });
 
-test('the newest agent stamp only grows, and the hold flag and the stamp do not overwrite each other', () => {
-  programs!.holdProxySyns(true);
-  programs!.announceAgent(5_000n);
-  programs!.announceAgent(3_000n); // an older agent starting late (or a stale one) does not win
-  assert.equal(programs!.newestAgent(), 5_000n);
-  assert.equal(programs!.proxySynsHeld(), true);
-  programs!.holdProxySyns(false);
-  assert.equal(programs!.newestAgent(), 5_000n);
-});

@@ -129,24 +129,18 @@ export const configCodec: StructCodec<WeftConfig> = {
 export interface ProxyControl {
   /** Pods' SYNs to the proxy are held (dropped, to be retransmitted) while no agent listens. */
   holdSyns: boolean;
-  /** Start stamp of the newest agent of the node (0: none announced). */
-  newestAgent: bigint;
 }
 
 export const proxyControlCodec: StructCodec<ProxyControl> = {
   mirrors: 'struct weft_proxy_ctl',
-  size: 16,
-  fields: { hold_syns: { offset: 0, size: 4 }, _pad: { offset: 4, size: 4 }, newest_agent: { offset: 8, size: 8 } },
-  encode(value, into = new Uint8Array(16)) {
-    const view = new DataView(into.buffer, into.byteOffset, 16);
-    view.setUint32(0, value.holdSyns ? 1 : 0, true);
-    view.setUint32(4, 0, true);
-    view.setBigUint64(8, value.newestAgent, true);
+  size: 4,
+  fields: { hold_syns: { offset: 0, size: 4 } },
+  encode(value, into = new Uint8Array(4)) {
+    new DataView(into.buffer, into.byteOffset, 4).setUint32(0, value.holdSyns ? 1 : 0, true);
     return into;
   },
   decode(bytes) {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, 16);
-    return { holdSyns: view.getUint32(0, true) !== 0, newestAgent: view.getBigUint64(8, true) };
+    return { holdSyns: new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) !== 0 };
   },
 };
 

@@ -12,7 +12,7 @@ import { openSync, closeSync, mkdirSync, readdirSync, rmSync, existsSync } from 
 import { join } from 'node:path';
 import * as libbpf from '../../../native/src/libbpf.js';
 import { BpfError } from '../../../native/src/bpf-error.js';
-import { configCodec, proxyControlCodec, type ProxyControl, type WeftConfig } from './abi.js';
+import { configCodec, proxyControlCodec, type WeftConfig } from './abi.js';
 
 /**
  * The hook programs, by object file and program name (`weft_<hook>_<verb>`). `strict` ones are
@@ -196,36 +196,13 @@ export class RedirectPrograms {
    * refused (bpf/include/weft_hold.h).
    */
   holdProxySyns(hold: boolean): void {
-    this.writeProxyControl({ ...this.proxyControl(), holdSyns: hold });
+    libbpf.mapUpdate(this.mapFds.weft_proxy_ctl, new Uint8Array(4), proxyControlCodec.encode({ holdSyns: hold }));
   }
 
   /** Whether new connections to the proxy are held now. */
   proxySynsHeld(): boolean {
-    return this.proxyControl().holdSyns;
-  }
-
-  /**
-   * Records an agent's start stamp as the node's newest, unless a newer one is recorded.
-   * Agents of one node share the map (same build) while one replaces the other.
-   */
-  announceAgent(stamp: bigint): void {
-    const control = this.proxyControl();
-    if (stamp > control.newestAgent) this.writeProxyControl({ ...control, newestAgent: stamp });
-  }
-
-  /** The start stamp of the node's newest agent. */
-  newestAgent(): bigint {
-    return this.proxyControl().newestAgent;
-  }
-
-  private proxyControl(): ProxyControl {
     const value = new Uint8Array(proxyControlCodec.size);
-    if (!libbpf.mapLookup(this.mapFds.weft_proxy_ctl, new Uint8Array(4), value)) return { holdSyns: false, newestAgent: 0n };
-    return proxyControlCodec.decode(value);
-  }
-
-  private writeProxyControl(control: ProxyControl): void {
-    libbpf.mapUpdate(this.mapFds.weft_proxy_ctl, new Uint8Array(4), proxyControlCodec.encode(control));
+    return libbpf.mapLookup(this.mapFds.weft_proxy_ctl, new Uint8Array(4), value) && proxyControlCodec.decode(value).holdSyns;
   }
 
   /** Releases this process's handles; pinned maps and links stay in place. */
