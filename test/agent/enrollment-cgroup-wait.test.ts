@@ -73,3 +73,40 @@ test('a pod enrolled before its cgroup exists is attached when the directory app
     programs.close();
   }
 });
+
+test('a QoS directory that appears after the watch started is watched too (cgroupfs layout)', async () => {
+  const uid = '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
+  const root = join(cgroupRoot, 'cgroupfs');
+  mkdirSync(join(root, 'kubepods'), { recursive: true });
+  const programs = RedirectPrograms.load({
+    objectDir: join(repoRoot, 'bpf', 'build'),
+    pinDir,
+    config: { agentCgroupId: ownCgroupId(), proxyIp4: '10.202.0.1', proxyPort: 15001 },
+  });
+  const snapshot: MeshSnapshot = Object.freeze({
+    version: 1,
+    nodeName: 'node-w',
+    nodeIp: '10.202.0.1',
+    servicesByAddress: new Map(),
+    podsByIp: new Map(),
+    podCIDRs: [],
+    enrolledLocalPods: [{ uid, namespace: 'shop', name: 'later', serviceAccount: 'default', strict: false }],
+  });
+  const enrollment = new EnrollmentReconciler(programs, new PodCgroupFinder(root), log, () => assert.fail('attach failed'));
+  const watch = new CgroupAppearanceWatch({
+    root,
+    onPodCgroupAppeared: () => watch.update(enrollment.reconcile(snapshot).pending),
+    log,
+    fallbackMs: 600_000,
+  });
+  try {
+    watch.update(enrollment.reconcile(snapshot).pending);
+    // The QoS directory, then the pod directory in it: two levels the watch did not see start.
+    mkdirSync(join(root, 'kubepods', 'besteffort'));
+    mkdirSync(join(root, 'kubepods', 'besteffort', `pod${uid}`));
+    await waitFor(() => programs.attachedOwners().includes(uid), { timeoutMs: 10_000, what: 'the pod attached once its cgroup appeared under a new QoS directory' });
+  } finally {
+    watch.stop();
+    programs.close();
+  }
+});

@@ -217,6 +217,11 @@ if (e2eBedMode() === 'chart') {
   });
 }
 
+test('the agents never fell back to polling for pod cgroups (their watches work without CAP_DAC_OVERRIDE in the chart)', () => {
+  const fallbacks = agentWarnings().filter((line) => line.includes('watching a cgroup directory failed'));
+  assert.deepEqual(fallbacks, []);
+});
+
 test("a kill -9 of node-1's agent keeps redirection pinned; what is lost is counted, and every loop recovers", async (t) => {
   const load = new SteadyLoad('kill9');
   try {
