@@ -79,11 +79,16 @@ export class Agent {
       log.child({ subsys: 'enrollment' }),
       () => agentMetrics.bpfAttachErrors.inc(),
     );
+    // While a newer agent pod runs beside this one (a surge upgrade), that one owns the kernel
+    // side: this agent neither answers readiness nor touches links and maps any more (it would
+    // move pods back to its own programs, and after an upgrade that changed the map layout,
+    // onto maps nobody updates once it exits). It still proxies what it holds until it stops.
+    const replaced = (): boolean => config.pod !== undefined && this.watch !== undefined && newerAgentPod(this.watch.localPods(), config.pod) !== undefined;
     const reconcileEnrollment = (): void => {
       // Only ever after the first publication (the watch starts on a pending pod), never on
       // the empty placeholder, which would look like "no pod is enrolled".
       const snapshot = state.current();
-      if (snapshot === EMPTY_SNAPSHOT) return;
+      if (snapshot === EMPTY_SNAPSHOT || replaced()) return;
       const result = enrollment.reconcile(snapshot);
       agentMetrics.enrolledPods.set(result.attached);
       cgroupWatch.update(result.pending);
@@ -103,7 +108,9 @@ export class Agent {
     });
     this.cgroupWatch = cgroupWatch;
     // Two consumers, so a failed map write (logged by the updater) never skips enrollment.
-    state.onPublish((snapshot) => syncMeshMaps(snapshot, programs.mapFds.weft_svc, programs.mapFds.weft_pod_cidr));
+    state.onPublish((snapshot) => {
+      if (!replaced()) syncMeshMaps(snapshot, programs.mapFds.weft_svc, programs.mapFds.weft_pod_cidr);
+    });
     state.onPublish(reconcileEnrollment);
     if (config.ca) {
       this.identities = new WorkloadIdentities({
@@ -133,7 +140,7 @@ export class Agent {
         // The kubelet probes every agent pod of a node on the same host-network port: while a
         // newer agent pod exists here (a surge upgrade), this one answers "not ready" for all,
         // so the new pod is judged Ready only by its own agent.
-        ...(config.pod ? { notBeingReplaced: () => this.watch !== undefined && newerAgentPod(this.watch.localPods(), config.pod!) === undefined } : {}),
+        ...(config.pod ? { notBeingReplaced: () => !replaced() } : {}),
         ...(config.ca
           ? {
               trustBundleLoaded: () => this.identities?.trustBundleLoaded ?? false,
