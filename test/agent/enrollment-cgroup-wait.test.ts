@@ -23,6 +23,27 @@ const cgroupRoot = join(cgroup2MountPoint(), name);
 const pinDir = join('/sys/fs/bpf', name);
 const UID = '0b9f2c1e-5a4d-4e8b-9c3f-7d6e5a4b3c2d';
 
+function loadPrograms(): RedirectPrograms {
+  return RedirectPrograms.load({
+    objectDir: join(repoRoot, 'bpf', 'build'),
+    pinDir,
+    config: { agentCgroupId: ownCgroupId(), proxyIp4: '10.202.0.1', proxyPort: 15001 },
+  });
+}
+
+/** A snapshot in which this node has one enrolled pod. */
+function snapshotEnrolling(uid: string, podName: string): MeshSnapshot {
+  return Object.freeze({
+    version: 1,
+    nodeName: 'node-w',
+    nodeIp: '10.202.0.1',
+    servicesByAddress: new Map(),
+    podsByIp: new Map(),
+    podCIDRs: [],
+    enrolledLocalPods: [{ uid, namespace: 'shop', name: podName, serviceAccount: 'default', strict: false }],
+  });
+}
+
 after(async () => {
   try {
     RedirectPrograms.removeAll(pinDir);
@@ -33,20 +54,8 @@ after(async () => {
 
 test('a pod enrolled before its cgroup exists is attached when the directory appears, without a rebuild', async () => {
   mkdirSync(join(cgroupRoot, 'kubepods.slice', 'kubepods-burstable.slice'), { recursive: true });
-  const programs = RedirectPrograms.load({
-    objectDir: join(repoRoot, 'bpf', 'build'),
-    pinDir,
-    config: { agentCgroupId: ownCgroupId(), proxyIp4: '10.202.0.1', proxyPort: 15001 },
-  });
-  const snapshot: MeshSnapshot = Object.freeze({
-    version: 1,
-    nodeName: 'node-w',
-    nodeIp: '10.202.0.1',
-    servicesByAddress: new Map(),
-    podsByIp: new Map(),
-    podCIDRs: [],
-    enrolledLocalPods: [{ uid: UID, namespace: 'shop', name: 'late', serviceAccount: 'default', strict: false }],
-  });
+  const programs = loadPrograms();
+  const snapshot = snapshotEnrolling(UID, 'late');
   const enrollment = new EnrollmentReconciler(programs, new PodCgroupFinder(cgroupRoot), log, () => assert.fail('attach failed'));
   let reconciles = 0;
   const watch = new CgroupAppearanceWatch({
@@ -78,20 +87,8 @@ test('a QoS directory that appears after the watch started is watched too (cgrou
   const uid = '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
   const root = join(cgroupRoot, 'cgroupfs');
   mkdirSync(join(root, 'kubepods'), { recursive: true });
-  const programs = RedirectPrograms.load({
-    objectDir: join(repoRoot, 'bpf', 'build'),
-    pinDir,
-    config: { agentCgroupId: ownCgroupId(), proxyIp4: '10.202.0.1', proxyPort: 15001 },
-  });
-  const snapshot: MeshSnapshot = Object.freeze({
-    version: 1,
-    nodeName: 'node-w',
-    nodeIp: '10.202.0.1',
-    servicesByAddress: new Map(),
-    podsByIp: new Map(),
-    podCIDRs: [],
-    enrolledLocalPods: [{ uid, namespace: 'shop', name: 'later', serviceAccount: 'default', strict: false }],
-  });
+  const programs = loadPrograms();
+  const snapshot = snapshotEnrolling(uid, 'later');
   const enrollment = new EnrollmentReconciler(programs, new PodCgroupFinder(root), log, () => assert.fail('attach failed'));
   const watch = new CgroupAppearanceWatch({
     root,
