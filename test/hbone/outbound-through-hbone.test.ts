@@ -17,7 +17,7 @@ import { ProxyMetrics } from '../../agent/src/metrics/proxy-metrics.js';
 import { OutboundProxy, type OriginalDestination } from '../../agent/src/proxy/outbound-proxy.js';
 import { PlainTcpConnector } from '../../agent/src/proxy/upstream-connector.js';
 import type { MeshSnapshot } from '../../agent/src/state/mesh-snapshot.js';
-import { EchoServer, OriginalDestinations, buildSnapshot, readUntil, reserveClientPort } from '../proxy/proxy-harness.js';
+import { EchoServer, OriginalDestinations, buildSnapshot, fromReservedClientPort, readUntil, reserveClientPort } from '../proxy/proxy-harness.js';
 import { IdentityEchoBackend, TRUST_DOMAIN, meshPod, nodeSnapshot, spiffeId } from './hbone-harness.js';
 import { TestCa } from './test-ca.js';
 
@@ -130,15 +130,16 @@ describe('outbound proxy through HBONE', () => {
   });
 
   async function curl(target: OriginalDestination, path: string, sourceIp = CLIENT_IP): Promise<{ status: number; headers: string; body: string }> {
-    const localPort = await reserveClientPort(sourceIp);
-    destinations.set(sourceIp, localPort, target);
-    const { stdout } = await execFileAsync('curl', [
-      '-sS', '-i', '--max-time', '20',
-      '--interface', sourceIp, '--local-port', String(localPort),
-      '-H', 'Host: web.demo',
-      '-H', `x-weft-peer-identity: ${spiffeId('kube-system', 'forged')}`,
-      `http://127.0.0.1:${proxyPort}${path}`,
-    ]);
+    const { stdout } = await fromReservedClientPort(sourceIp, (localPort) => {
+      destinations.set(sourceIp, localPort, target);
+      return execFileAsync('curl', [
+        '-sS', '-i', '--max-time', '20',
+        '--interface', sourceIp, '--local-port', String(localPort),
+        '-H', 'Host: web.demo',
+        '-H', `x-weft-peer-identity: ${spiffeId('kube-system', 'forged')}`,
+        `http://127.0.0.1:${proxyPort}${path}`,
+      ]);
+    });
     const split = stdout.indexOf('\r\n\r\n');
     const headers = stdout.slice(0, split);
     return { status: Number(headers.split(' ')[1]), headers, body: stdout.slice(split + 4) };

@@ -25,6 +25,7 @@ import {
   HttpBackend,
   OriginalDestinations,
   buildSnapshot,
+  fromReservedClientPort,
   pod,
   readUntil,
   reserveClientPort,
@@ -148,19 +149,20 @@ describe('outbound proxy', () => {
     extraArgs: string[] = [],
     sourceIp = CLIENT_IP,
   ): Promise<{ status: number; headers: string; body: string }> {
-    const localPort = await reserveClientPort(sourceIp);
-    destinations.set(sourceIp, localPort, target);
-    const { stdout } = await execFileAsync(
-      'curl',
-      [
-        '-sS', '-i', '--max-time', '20',
-        '--interface', sourceIp, '--local-port', String(localPort),
-        '-H', 'Host: web.demo',
-        ...extraArgs,
-        `http://127.0.0.1:${proxyPort}${path}`,
-      ],
-      { maxBuffer: 64 * 1024 * 1024 },
-    );
+    const { stdout } = await fromReservedClientPort(sourceIp, (localPort) => {
+      destinations.set(sourceIp, localPort, target);
+      return execFileAsync(
+        'curl',
+        [
+          '-sS', '-i', '--max-time', '20',
+          '--interface', sourceIp, '--local-port', String(localPort),
+          '-H', 'Host: web.demo',
+          ...extraArgs,
+          `http://127.0.0.1:${proxyPort}${path}`,
+        ],
+        { maxBuffer: 64 * 1024 * 1024 },
+      );
+    });
     const split = stdout.indexOf('\r\n\r\n');
     const headers = stdout.slice(0, split);
     return { status: Number(headers.split(' ')[1]), headers, body: stdout.slice(split + 4) };

@@ -100,6 +100,23 @@ export async function reserveClientPort(ip = '127.0.0.1'): Promise<number> {
   }
 }
 
+/**
+ * Runs a client that binds a reserved local port (reserveClientPort). Another process (tests
+ * run in parallel) may take the port between the reservation and the client's bind: curl then
+ * exits 45 (bind failed, EADDRINUSE), and the client runs again from a fresh port.
+ */
+export async function fromReservedClientPort<T>(ip: string, run: (localPort: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const localPort = await reserveClientPort(ip);
+    try {
+      return await run(localPort);
+    } catch (err) {
+      const bindConflict = (err as { code?: unknown }).code === 45 || /errno 98|EADDRINUSE/.test(String(err));
+      if (!bindConflict || attempt >= 5) throw err;
+    }
+  }
+}
+
 export async function listen(server: net.Server, ip = '127.0.0.1'): Promise<number> {
   server.listen(0, ip);
   await once(server, 'listening');

@@ -12,7 +12,7 @@ import pino from 'pino';
 import { OutboundProxy, type OriginalDestination } from '../../agent/src/proxy/outbound-proxy.js';
 import { ProxyMetrics } from '../../agent/src/metrics/proxy-metrics.js';
 import { createMetricsRegistry } from '../../agent/src/metrics/metrics-registry.js';
-import { OriginalDestinations, buildSnapshot, closeServer, listen, pod, reserveClientPort } from './proxy-harness.js';
+import { OriginalDestinations, buildSnapshot, closeServer, fromReservedClientPort, listen, pod, reserveClientPort } from './proxy-harness.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -94,11 +94,10 @@ describe('outbound proxy upstream failures', () => {
   });
 
   async function curl(target: OriginalDestination): Promise<{ status: number; headers: string }> {
-    const localPort = await reserveClientPort();
-    destinations.set('127.0.0.1', localPort, target);
-    const { stdout } = await execFileAsync('curl', [
-      '-sS', '-i', '--max-time', '20', '--local-port', String(localPort), `http://127.0.0.1:${proxyPort}/`,
-    ]);
+    const { stdout } = await fromReservedClientPort('127.0.0.1', (localPort) => {
+      destinations.set('127.0.0.1', localPort, target);
+      return execFileAsync('curl', ['-sS', '-i', '--max-time', '20', '--local-port', String(localPort), `http://127.0.0.1:${proxyPort}/`]);
+    });
     const headers = stdout.slice(0, stdout.indexOf('\r\n\r\n'));
     return { status: Number(headers.split(' ')[1]), headers };
   }
