@@ -43,7 +43,7 @@ export async function handOverAndDrain(parts: HandoverParts): Promise<void> {
     // (The kubelet may have judged the successor Ready by a probe this agent answered on the
     // shared admin port; then this agent is stopped before its successor listens, holds new
     // connects meanwhile and hands over here, later.)
-    void admin?.close();
+    admin?.close().catch((err: unknown) => log.warn({ subsys: 'lifecycle', err }, 'closing the admin server at the handover failed'));
     return true;
   };
   const successor = handOver();

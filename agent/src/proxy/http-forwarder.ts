@@ -13,7 +13,7 @@ import { ProxyErrorCode } from './error-codes.js';
 import { rawErrorResponse, sendErrorResponse, statusForErrorCode } from './error-responses.js';
 import { ForwardExchange } from './forward-exchange.js';
 import { forwardableRequestHeaders } from './hop-by-hop-headers.js';
-import { ProxyResponse, ownProxyResponse } from './proxy-response.js';
+import { ProxyResponse, countInFlight, ownProxyResponse } from './proxy-response.js';
 import { routeLabels, type RouteTable } from './route-table.js';
 import type { UpstreamConnector } from './upstream-connector.js';
 import type { UpstreamPools } from './upstream-pools.js';
@@ -85,8 +85,7 @@ export class HttpForwarder {
       sendErrorResponse(res, ProxyErrorCode.INTERNAL);
       return;
     }
-    connection.requestsInFlight++;
-    res.once('close', () => connection.requestsInFlight--);
+    countInFlight(res, connection);
     if (this.draining) res.shouldKeepAlive = false;
     const target = this.targetFor(connection);
     if (target === null) {

@@ -11,8 +11,25 @@ export interface ResponseOwner {
   clientClosed(): void;
 }
 
+/** What counts the requests of a client connection that are still being answered. */
+export interface InFlightCounter {
+  requestsInFlight: number;
+}
+
 export class ProxyResponse extends ServerResponse<IncomingMessage> {
   owner: ResponseOwner | null = null;
+  counter: InFlightCounter | null = null;
+}
+
+/** Counts the response in flight on `counter` until it closes (a shared listener, no closure). */
+export function countInFlight(res: ProxyResponse, counter: InFlightCounter): void {
+  counter.requestsInFlight++;
+  res.counter = counter;
+  res.once('close', onCountedResponseClose);
+}
+
+function onCountedResponseClose(this: ProxyResponse): void {
+  if (this.counter !== null) this.counter.requestsInFlight--;
 }
 
 export function onProxyResponseDrain(this: ProxyResponse): void {
