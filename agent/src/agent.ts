@@ -1,7 +1,9 @@
-// The node agent: wires config, the cluster watch, the state updater, the eBPF programs, the
-// workload identities, the HBONE server, the outbound proxy and the admin server, and shuts them
-// down in reverse order. Pinned programs and maps stay in place on exit, so redirection survives
-// an agent restart or upgrade.
+// The node agent. Its main thread is the control thread: config, the cluster watch, the state
+// updater (the one writer of snapshots), the eBPF programs and maps, the workload identities
+// and the admin server. The data path (outbound proxy, HBONE server and client) runs in proxy
+// worker threads (workers/) that read the snapshots and credentials this thread sends them.
+// Shut down in reverse order; pinned programs and maps stay in place on exit, so redirection
+// survives an agent restart or upgrade.
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config/agent-config.js';
 import { loadKubeConfig } from './k8s/kube-config.js';
@@ -13,22 +15,16 @@ import { PodCgroupFinder } from './bpf/pod-cgroup-finder.js';
 import { EnrollmentReconciler } from './bpf/enrollment-reconciler.js';
 import { CgroupAppearanceWatch } from './bpf/cgroup-appearance-watch.js';
 import { syncMeshMaps } from './bpf/mesh-map-sync.js';
-import { OriginalDestinationTable } from './bpf/original-destination.js';
 import { ownCgroupId } from './bpf/own-cgroup.js';
 import { createMetricsRegistry } from './metrics/metrics-registry.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
-import { ProxyMetrics } from './metrics/proxy-metrics.js';
-import { OUTBOUND_PROXY_DEFAULTS, OutboundProxy } from './proxy/outbound-proxy.js';
 import { UninstallDetector } from './k8s/uninstall-detector.js';
 import { AdminServer } from './metrics/admin-server.js';
 import { IdentityMetrics } from './metrics/identity-metrics.js';
 import { TrustBundleWatch } from './k8s/trust-bundle-watch.js';
 import { WorkloadIdentities } from './identity/workload-identities.js';
-import { HboneConnector } from './hbone/hbone-connector.js';
-import { HboneInboundServer } from './hbone/inbound-server.js';
-import { InboundTunnelMetrics } from './hbone/inbound-tunnel-metrics.js';
-import { MeshUpstreamConnector } from './hbone/mesh-upstream-connector.js';
-import { PlainTcpConnector } from './proxy/upstream-connector.js';
+import { NodeMetricsPage } from './metrics/node-metrics-page.js';
+import { ProxyWorkerPool } from './workers/proxy-worker-pool.js';
 import { enableListenerMigration } from './net/shared-listener.js';
 import { handOverAndDrain } from './lifecycle/handover.js';
 import { newerAgentPod } from './lifecycle/newer-agent-pod.js';
@@ -39,11 +35,9 @@ const CERTIFICATES_BEFORE_LISTEN_MS = 15_000;
 export class Agent {
   private programs?: RedirectPrograms;
   private watch?: ClusterWatch;
-  private proxy?: OutboundProxy;
+  private workers?: ProxyWorkerPool;
   private admin?: AdminServer;
   private identities?: WorkloadIdentities;
-  private hboneServer?: HboneInboundServer;
-  private hboneConnector?: HboneConnector;
   private uninstallDetector?: UninstallDetector;
   private cgroupWatch?: CgroupAppearanceWatch;
 
@@ -53,8 +47,6 @@ export class Agent {
     const { config, log } = this;
     const registry = createMetricsRegistry();
     const agentMetrics = new AgentMetrics(registry);
-    const proxyMetrics = new ProxyMetrics(registry, { reporter: 'source' });
-    const inboundMetrics = new ProxyMetrics(proxyMetrics, { reporter: 'destination', connectionSecurityPolicy: 'mutual_tls' });
     const identityMetrics = new IdentityMetrics(registry);
 
     const migration = enableListenerMigration();
@@ -132,11 +124,11 @@ export class Agent {
     this.admin = new AdminServer({
       hosts: [config.nodeIp, '127.0.0.1'],
       port: config.adminPort,
-      registry,
+      registry: new NodeMetricsPage(registry, () => this.workers?.metrics() ?? Promise.resolve([])),
       readiness: {
         informersSynced: () => this.watch?.synced() ?? false,
         programsLoaded: () => this.programs !== undefined,
-        proxyListening: () => this.proxy?.listening ?? false,
+        proxyListening: () => this.workers?.listening ?? false,
         // The kubelet probes every agent pod of a node on the same host-network port: while a
         // newer agent pod exists here (a surge upgrade), this one answers "not ready" for all,
         // so the new pod is judged Ready only by its own agent.
@@ -145,7 +137,8 @@ export class Agent {
           ? {
               trustBundleLoaded: () => this.identities?.trustBundleLoaded ?? false,
               workloadCertificates: () => this.identities?.allCertificatesIssued() ?? false,
-              hboneListening: () => this.hboneServer?.listening ?? false,
+              // Each worker opens its HBONE listener before its proxy listener.
+              hboneListening: () => this.workers?.listening ?? false,
             }
           : {}),
       },
@@ -161,13 +154,17 @@ export class Agent {
           }, null, 2));
         },
         '/debug/identities': (_req, res) => {
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-            trustDomain: config.trustDomain,
-            ca: config.ca?.address ?? null,
-            certificates: this.identities?.certificates() ?? [],
-            outboundTunnels: this.hboneConnector?.stats() ?? null,
-            inboundSessions: this.hboneServer?.openSessions() ?? [],
-          }, null, 2));
+          void (async () => {
+            const stats = await this.workers?.stats().catch(() => undefined);
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+              trustDomain: config.trustDomain,
+              ca: config.ca?.address ?? null,
+              certificates: this.identities?.certificates() ?? [],
+              // Summed over the proxy workers.
+              outboundTunnels: stats?.outboundTunnels ?? null,
+              inboundSessions: stats?.inboundSessions ?? [],
+            }, null, 2));
+          })();
         },
       },
       log,
@@ -182,65 +179,47 @@ export class Agent {
     state.rebuild();
     log.info({ subsys: 'k8s' }, 'cluster caches synced');
 
-    if (this.identities) await this.startTunnel(this.identities, state, inboundMetrics, identityMetrics);
+    if (this.identities) await this.issueCertificates(this.identities, state);
 
-    const originalDestinations = new OriginalDestinationTable(programs.mapFds.weft_peer_dst);
-    this.proxy = new OutboundProxy({
-      host: config.nodeIp,
-      port: config.outboundPort,
-      currentSnapshot: state.current,
-      originalDestination: (ip, port) => originalDestinations.take(ip, port),
-      metrics: proxyMetrics,
-      log: log.child({ subsys: 'proxy' }),
-      trustDomain: config.ca ? config.trustDomain : undefined,
-      connector: new MeshUpstreamConnector({
-        plain: new PlainTcpConnector({ connectTimeoutMs: OUTBOUND_PROXY_DEFAULTS.connectTimeoutMs }),
-        hbone: this.hboneConnector,
+    const identities = this.identities;
+    const workers = new ProxyWorkerPool({
+      count: config.proxyWorkers,
+      settings: {
+        nodeName: config.nodeName,
+        nodeIp: config.nodeIp,
+        outboundPort: config.outboundPort,
+        hbonePort: config.hbonePort,
         trustDomain: config.trustDomain,
-        log,
-      }),
+        peerDstMapFd: programs.mapFds.weft_peer_dst,
+        logLevel: config.logLevel,
+      },
+      currentSnapshot: state.current,
+      currentCredentials: () => identities?.credentials.snapshot() ?? null,
+      log,
+      onWorkerRestart: () => agentMetrics.proxyWorkerRestarts.inc(),
     });
-    await this.proxy.listen();
+    this.workers = workers;
+    state.onPublish((snapshot) => workers.publish(snapshot));
+    identities?.credentials.onChange(() => workers.credentialsChanged());
+    await workers.start();
+    await workers.listen();
+    log.info({ subsys: 'proxy', workers: workers.size, outboundPort: config.outboundPort, hbonePort: config.hbonePort }, 'proxy workers listening');
     // Listening now: connects held while no agent listened (a predecessor left) may complete.
     programs.holdProxySyns(false);
   }
 
   /**
-   * The mTLS side: certificates for the pods already enrolled are asked for now, then the HBONE
-   * server and client start (both need the trust bundle to exist).
+   * The mTLS side: certificates for the pods already enrolled are asked for now; the workers
+   * listen once the enrolled pods' identities can be spoken for (the ports are shared with the
+   * agent this one replaces, or new connects are held until it listens).
    */
-  private async startTunnel(
-    identities: WorkloadIdentities,
-    state: StateUpdater,
-    inboundMetrics: ProxyMetrics,
-    identityMetrics: IdentityMetrics,
-  ): Promise<void> {
-    const { config, log } = this;
+  private async issueCertificates(identities: WorkloadIdentities, state: StateUpdater): Promise<void> {
+    const { log } = this;
     await identities.start();
     identities.update(state.current());
-    // Listen only once the enrolled pods' identities can be spoken for: the ports are shared
-    // with the agent this one replaces, or new connects are held until it listens.
     if (!(await identities.whenCertificatesIssued(CERTIFICATES_BEFORE_LISTEN_MS))) {
       log.warn({ subsys: 'identity', waitedMs: CERTIFICATES_BEFORE_LISTEN_MS }, 'listening before every enrolled pod has a certificate: their mesh traffic is refused until it arrives');
     }
-    const credentials = identities.credentials;
-    this.hboneServer = new HboneInboundServer({
-      host: config.nodeIp,
-      port: config.hbonePort,
-      credentials,
-      currentSnapshot: state.current,
-      log,
-      onTunnel: new InboundTunnelMetrics(inboundMetrics, state.current).onTunnel,
-      onPeerRejected: (reason) => identityMetrics.handshakeFailed('inbound', reason),
-    });
-    await this.hboneServer.listen();
-    this.hboneConnector = new HboneConnector({
-      credentials,
-      log,
-      port: config.hbonePort,
-      onHandshakeFailure: (reason) => identityMetrics.handshakeFailed('outbound', reason),
-    });
-    log.info({ subsys: 'hbone', port: config.hbonePort }, 'HBONE tunnel server listening');
   }
 
   /**
@@ -253,21 +232,18 @@ export class Agent {
   async stop(): Promise<void> {
     const uninstalling = (await this.uninstallDetector?.uninstalling()) ?? false;
     this.cgroupWatch?.stop();
-    if (!uninstalling && this.programs !== undefined && this.proxy !== undefined) {
+    if (!uninstalling && this.programs !== undefined && this.workers !== undefined) {
       await handOverAndDrain({
         nodeIp: this.config.nodeIp,
         outboundPort: this.config.outboundPort,
         drainTimeoutSeconds: this.config.drainTimeoutSeconds,
         programs: this.programs,
-        proxy: this.proxy,
-        hboneServer: this.hboneServer,
+        dataPath: this.workers,
         admin: this.admin,
         log: this.log,
       });
     }
-    await this.proxy?.close();
-    await this.hboneConnector?.close();
-    await this.hboneServer?.close();
+    await this.workers?.close();
     await this.identities?.stop();
     await this.admin?.close();
     await this.uninstallDetector?.stop();

@@ -2,6 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadAgentConfig } from '../../agent/src/config/agent-config.js';
 import { ConfigError } from '../../agent/src/config/command-flags.js';
+import { cpuQuota, cpusAvailable } from '../../agent/src/config/cpus-available.js';
+import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { makeTempDir } from '../support/temp-dir.js';
 
 const base = ['--node-name', 'node-1', '--node-ip', '10.0.0.5'];
 
@@ -56,4 +61,31 @@ test('the agent\'s own pod comes from the downward API env, both names or neithe
   assert.equal(loadAgentConfig(base, {}, '/o').pod, undefined);
   assert.deepEqual(loadAgentConfig(base, { WEFT_POD_NAME: 'weft-agent-x1', WEFT_POD_NAMESPACE: 'weft-system' }, '/o').pod, { namespace: 'weft-system', name: 'weft-agent-x1' });
   assert.throws(() => loadAgentConfig(base, { WEFT_POD_NAME: 'weft-agent-x1' }, '/o'), /--pod-name \(WEFT_POD_NAME\) and --pod-namespace \(WEFT_POD_NAMESPACE\) go together/);
+});
+
+test('proxy workers: "auto" is one per CPU the agent may use, a number is taken as given, anything else is refused', () => {
+  assert.equal(loadAgentConfig(base, {}, '/o').proxyWorkers, cpusAvailable());
+  assert.equal(loadAgentConfig([...base, '--proxy-workers', '3'], {}, '/o').proxyWorkers, 3);
+  assert.equal(loadAgentConfig(base, { WEFT_PROXY_WORKERS: '1' }, '/o').proxyWorkers, 1);
+  for (const bad of ['0', '-1', '1.5', 'many', '65', '']) {
+    assert.throws(() => loadAgentConfig([...base, `--proxy-workers=${bad}`], {}, '/o'),
+      /--proxy-workers \(or WEFT_PROXY_WORKERS\) must be "auto" or a whole number 1-64|--proxy-workers needs a value|is required/, `"${bad}" is refused`);
+  }
+});
+
+test('the CPUs the agent may use: its affinity, capped by its cgroup\'s cpu.max quota, rounded up', async (t) => {
+  const temp = await makeTempDir('cpus');
+  const dir = temp.path;
+  t.after(() => temp.remove());
+  const write = (text: string): string => {
+    writeFileSync(join(dir, 'cpu.max'), text);
+    return join(dir, 'cpu.max');
+  };
+  assert.equal(cpuQuota(write('max 100000\n')), undefined, 'no limit');
+  assert.equal(cpuQuota(write('150000 100000\n')), 2, '1.5 CPUs round up to 2');
+  assert.equal(cpuQuota(write('50000 100000\n')), 1);
+  assert.equal(cpuQuota(join(dir, 'missing')), undefined, 'no cpu controller: no quota known');
+  write('50000 100000\n');
+  assert.equal(cpusAvailable(dir, '/'), 1, 'a half-CPU limit gives one worker whatever the affinity');
+  assert.equal(cpusAvailable(join(dir, 'no-cpu-controller'), '/'), availableParallelism(), 'without a quota, the affinity decides');
 });

@@ -4,6 +4,7 @@
 import { isIPv4 } from 'node:net';
 import { ConfigError, optionValue, parseFlags, type OptionSpec } from './command-flags.js';
 import { parseDurationSeconds } from './duration.js';
+import { cpusAvailable } from './cpus-available.js';
 
 /** The CA refuses lifetimes under a minute; so does the agent, before asking. */
 const MIN_CERT_TTL_SECONDS = 60;
@@ -40,6 +41,8 @@ export interface AgentConfig {
    * terminationGracePeriodSeconds, so the kubelet never has to kill it.
    */
   drainTimeoutSeconds: number;
+  /** Proxy worker threads; default one per CPU the agent may use (cpus-available.ts). */
+  proxyWorkers: number;
 }
 
 export interface AgentCaConfig {
@@ -75,6 +78,7 @@ export const AGENT_OPTIONS = {
   podName: { flag: '--pod-name', env: 'WEFT_POD_NAME', description: 'this agent\'s Pod name (downward API metadata.name); enables cleanup on uninstall' },
   podNamespace: { flag: '--pod-namespace', env: 'WEFT_POD_NAMESPACE', description: 'this agent\'s Pod namespace (downward API metadata.namespace)' },
   drainTimeoutSeconds: { flag: '--drain-timeout', env: 'WEFT_DRAIN_TIMEOUT', description: 'on SIGTERM, how long open connections may finish before the agent exits (e.g. 20s; 0 = cut at once)', default: '20s' },
+  proxyWorkers: { flag: '--proxy-workers', env: 'WEFT_PROXY_WORKERS', description: 'proxy worker threads (a number, or "auto": one per CPU the agent may use)', default: 'auto' },
   certTtl: { flag: '--cert-ttl', env: 'WEFT_CERT_TTL', description: 'workload certificate lifetime to ask for (e.g. 24h, 60s)', default: '24h' },
 } satisfies Record<
   Exclude<keyof AgentConfig, 'ca' | 'pod'> | 'caAddress' | 'caServerName' | 'caTokenFile' | 'caNamespace' | 'certTtl' | 'podName' | 'podNamespace',
@@ -136,7 +140,20 @@ export function loadAgentConfig(
     hbonePort: port('hbonePort', required('hbonePort')),
     pod: podIdentity(get),
     drainTimeoutSeconds: drainTimeout(required('drainTimeoutSeconds')),
+    proxyWorkers: proxyWorkers(required('proxyWorkers')),
   };
+}
+
+/** The most workers that make sense: a worker per core, on the largest nodes we plan for. */
+const MAX_PROXY_WORKERS = 64;
+
+function proxyWorkers(text: string): number {
+  if (text === 'auto') return Math.min(cpusAvailable(), MAX_PROXY_WORKERS);
+  const count = Number(text);
+  if (!/^\d+$/.test(text) || count < 1 || count > MAX_PROXY_WORKERS) {
+    throw new ConfigError(`--proxy-workers (or WEFT_PROXY_WORKERS) must be "auto" or a whole number 1-${MAX_PROXY_WORKERS}, got "${text}"`);
+  }
+  return count;
 }
 
 function drainTimeout(text: string): number {

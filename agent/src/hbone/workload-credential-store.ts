@@ -14,6 +14,12 @@ export interface WorkloadCertificate {
   privateKeyPem: string;
 }
 
+/** Every certificate and the trust bundle, as plain data (what the proxy workers receive). */
+export interface CredentialsSnapshot {
+  trustBundlePem: string;
+  certificates: [SpiffeId, WorkloadCertificate][];
+}
+
 interface StoredCredential {
   readonly certificate: WorkloadCertificate;
   readonly context: tls.SecureContext;
@@ -44,6 +50,31 @@ export class WorkloadCredentialStore implements WorkloadCredentials {
 
   identities(): SpiffeId[] {
     return [...this.credentials.keys()];
+  }
+
+  /** The certificates and bundle as plain data, to rebuild the same store elsewhere (applySnapshot). */
+  snapshot(): CredentialsSnapshot {
+    return {
+      trustBundlePem: this.bundlePem,
+      certificates: [...this.credentials].map(([identity, stored]) => [identity, stored.certificate]),
+    };
+  }
+
+  /**
+   * Makes this store hold exactly what `snapshot` holds, rebuilding only the contexts whose
+   * certificate or bundle changed (an unchanged context keeps its TLS sessions and pools).
+   */
+  applySnapshot(snapshot: CredentialsSnapshot): void {
+    if (snapshot.trustBundlePem !== this.bundlePem) this.setTrustBundle(snapshot.trustBundlePem);
+    const wanted = new Map(snapshot.certificates);
+    for (const identity of [...this.credentials.keys()]) {
+      if (!wanted.has(identity)) this.removeCertificate(identity);
+    }
+    for (const [identity, certificate] of wanted) {
+      const held = this.credentials.get(identity)?.certificate;
+      if (held?.certificateChainPem === certificate.certificateChainPem && held.privateKeyPem === certificate.privateKeyPem) continue;
+      this.setCertificate(identity, certificate);
+    }
   }
 
   /** Adds or rotates the certificate of `identity` (a canonical SPIFFE ID in this trust domain). */

@@ -11,10 +11,18 @@
 // Either way the open connections drain for up to the drain timeout.
 import type { Logger } from 'pino';
 import type { RedirectPrograms } from '../bpf/redirect-programs.js';
-import type { HboneInboundServer } from '../hbone/inbound-server.js';
 import type { AdminServer } from '../metrics/admin-server.js';
-import { listenerCount } from '../net/listening-sockets.js';
-import type { OutboundProxy } from '../proxy/outbound-proxy.js';
+import { otherListenerCount } from '../net/listening-sockets.js';
+
+/** The node's data path (every proxy worker's proxy and HBONE server; workers/proxy-worker-pool.ts). */
+export interface DrainableDataPath {
+  /** Closes the proxy and HBONE listeners (a successor listening beside them takes over). */
+  stopAccepting(): Promise<void>;
+  /** Only the given address may still open HBONE sessions (this node's own same-node tunnels). */
+  acceptOnlyFrom(address: string): Promise<void>;
+  /** Lets open connections finish for up to timeoutMs, then cuts what is left. */
+  drain(timeoutMs: number): Promise<{ clientsCut: number; sessionsCut: number }>;
+}
 
 /** While draining without a successor, how often to look whether one started listening. */
 const SUCCESSOR_POLL_MS = 100;
@@ -24,21 +32,19 @@ export interface HandoverParts {
   outboundPort: number;
   drainTimeoutSeconds: number;
   programs: RedirectPrograms;
-  proxy: OutboundProxy;
-  hboneServer: HboneInboundServer | undefined;
+  dataPath: DrainableDataPath;
   admin: AdminServer | undefined;
   log: Logger;
 }
 
 export async function handOverAndDrain(parts: HandoverParts): Promise<void> {
-  const { programs, proxy, hboneServer, admin, log } = parts;
+  const { programs, dataPath, admin, log } = parts;
   // Hold first: a connect between closing and holding would otherwise be refused. A successor
   // that starts meanwhile lifts the hold after it listens, and one already listening is seen below.
   programs.holdProxySyns(true);
   const handOver = (): boolean => {
-    if (listenerCount(parts.nodeIp, parts.outboundPort) < 2) return false;
-    void proxy.stopAccepting();
-    void hboneServer?.stopAccepting();
+    if (otherListenerCount(parts.nodeIp, parts.outboundPort) === 0) return false;
+    dataPath.stopAccepting().catch((err: unknown) => log.warn({ subsys: 'lifecycle', err }, 'closing the listeners at the handover failed'));
     programs.holdProxySyns(false);
     // (The kubelet may have judged the successor Ready by a probe this agent answered on the
     // shared admin port; then this agent is stopped before its successor listens, holds new
@@ -54,12 +60,12 @@ export async function handOverAndDrain(parts: HandoverParts): Promise<void> {
         clearInterval(watch);
         log.info({ subsys: 'lifecycle' }, 'a successor agent listens now; it takes new connections');
       }, SUCCESSOR_POLL_MS);
-  if (!successor) hboneServer?.acceptOnlyFrom(parts.nodeIp);
+  if (!successor) await dataPath.acceptOnlyFrom(parts.nodeIp);
   log.info({ subsys: 'lifecycle', successor, drainTimeoutSeconds: parts.drainTimeoutSeconds },
     successor ? 'draining; a successor agent takes new connections' : 'draining; new connections wait for the next agent');
   const timeoutMs = parts.drainTimeoutSeconds * 1000;
   try {
-    const [clientsCut, sessionsCut] = await Promise.all([proxy.drain(timeoutMs), hboneServer?.drain(timeoutMs) ?? 0]);
+    const { clientsCut, sessionsCut } = await dataPath.drain(timeoutMs);
     log.info({ subsys: 'lifecycle', clientsCut, sessionsCut }, 'drained');
   } finally {
     clearInterval(watch);

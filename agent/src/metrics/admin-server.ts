@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import type { MetricsPage } from './node-metrics-page.js';
 import { listenShared } from '../net/shared-listener.js';
 
 export type ReadinessCheck = () => boolean;
@@ -17,7 +17,8 @@ export interface AdminServerOptions {
   hosts: readonly string[];
   /** 15020 in the agent; 0 picks a free port (tests; all hosts then get the same port). */
   port: number;
-  registry: Registry;
+  /** What /metrics renders (a prom-client Registry is one). */
+  registry: MetricsPage;
   /** Named checks; /readyz is 200 only when all return true, else 503 listing the failing ones. */
   readiness: Readonly<Record<string, ReadinessCheck>>;
   /** Handlers under /debug/ by path (e.g. '/debug/snapshot'); loopback clients only. */

@@ -9,6 +9,8 @@ export class AgentMetrics {
   readonly bpfAttachErrors: Counter;
   /** Inbound connections dropped in eBPF by strict mTLS; read from the kernel at scrape time. */
   readonly strictDenied: Counter;
+  /** Proxy worker threads that died and were replaced. */
+  readonly proxyWorkerRestarts: Counter;
   private readStrictDrops: () => bigint = () => 0n;
   private strictDropsSeen = 0n;
 
@@ -28,6 +30,11 @@ export class AgentMetrics {
     this.enrolledPods = new Gauge({
       name: 'weft_enrolled_pods',
       help: 'Pods on this node whose TCP connections are steered into the node proxy',
+      registers: [registry],
+    });
+    this.proxyWorkerRestarts = new Counter({
+      name: 'weft_proxy_worker_restarts_total',
+      help: 'Proxy worker threads that exited unexpectedly and were replaced',
       registers: [registry],
     });
     this.bpfAttachErrors = new Counter({

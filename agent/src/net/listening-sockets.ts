@@ -1,20 +1,51 @@
 // Whether some process of this network namespace listens on an address, read from
 // /proc/net/tcp (the calling thread's namespace, which is the node's for the agent). Used at
-// a handover to learn whether a successor agent already listens beside this one (with
-// SO_REUSEPORT every process's listener is its own line).
-import { readFileSync } from 'node:fs';
+// a handover to learn whether a successor agent already listens beside this one: with
+// SO_REUSEPORT every listener is its own line, and the ones whose socket inode is not among
+// this process's fds (its proxy workers are threads: their fds are its fds) are another's.
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
 const TCP_LISTEN = '0A';
 
 /** TCP sockets listening on ip4:port (or on 0.0.0.0:port) in this network namespace. */
 export function listenerCount(ip4: string, port: number, table = readFileSync('/proc/net/tcp', 'utf8')): number {
+  return listenerInodes(ip4, port, table).length;
+}
+
+/** Like listenerCount, without the listeners this process holds. */
+export function otherListenerCount(
+  ip4: string,
+  port: number,
+  table = readFileSync('/proc/net/tcp', 'utf8'),
+  own: ReadonlySet<string> = ownSocketInodes(),
+): number {
+  return listenerInodes(ip4, port, table).filter((inode) => !own.has(inode)).length;
+}
+
+function listenerInodes(ip4: string, port: number, table: string): string[] {
   const wanted = [procAddress(ip4, port), procAddress('0.0.0.0', port)];
-  let count = 0;
+  const inodes: string[] = [];
   for (const line of table.split('\n').slice(1)) {
     const fields = line.trim().split(/\s+/);
-    if (fields[3] === TCP_LISTEN && wanted.includes(fields[1]!)) count++;
+    if (fields[3] === TCP_LISTEN && wanted.includes(fields[1]!)) inodes.push(fields[9]!);
   }
-  return count;
+  return inodes;
+}
+
+/** Inodes of the sockets this process has open (/proc/self/fd links read "socket:[inode]"). */
+function ownSocketInodes(): Set<string> {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile (readdir's own fd, for one)
+    }
+    const match = /^socket:\[(\d+)\]$/.exec(target);
+    if (match !== null) inodes.add(match[1]!);
+  }
+  return inodes;
 }
 
 /** /proc/net/tcp writes an address as the in-memory u32 in hex (little endian here) and the port in hex. */
