@@ -7,7 +7,7 @@ NODE_TEST_FLAGS ?= --test-concurrency=1 --test-timeout=600000
 # (a stale dist/ file of a deleted test never runs).
 TEST_FILES = $$(find test agent -name '*.test.ts' | sort | sed 's|^|dist/|; s|\.ts$$|.js|')
 
-.PHONY: all setup build ts bpf dist test unit demo bench fuzz down clean
+.PHONY: all setup build ts bpf dist test unit demo bench bench-scale fuzz down clean
 
 all: build
 
@@ -46,6 +46,10 @@ demo: build
 
 bench: build
 	node dist/test/bench/main.js $(BENCH_FLAGS)
+
+# The agent at scale: 100 enrolled pods, 10 000 endpoints; memory and snapshot propagation.
+bench-scale: build
+	node dist/test/bench/scale-main.js
 
 # The malformed-input fuzz test with a long budget (make test runs it with a small one).
 # Reproduce a failure with the seed it prints: make fuzz FUZZ_SEED=<seed>.

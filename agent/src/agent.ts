@@ -199,7 +199,7 @@ export class Agent {
       onWorkerRestart: () => agentMetrics.proxyWorkerRestarts.inc(),
     });
     this.workers = workers;
-    state.onPublish((snapshot) => workers.publish(snapshot));
+    state.onPublish((snapshot, changedAtMs) => workers.publish(snapshot, changedAtMs));
     identities?.credentials.onChange(() => workers.credentialsChanged());
     await workers.start();
     await workers.listen();

@@ -16,6 +16,7 @@ import { origDstCodec, peerKeyCodec } from '../../agent/src/bpf/abi.js';
 import * as libbpf from '../../native/src/libbpf.js';
 import { createMetricsRegistry } from '../../agent/src/metrics/metrics-registry.js';
 import { NodeMetricsPage } from '../../agent/src/metrics/node-metrics-page.js';
+import { epochMs } from '../../agent/src/metrics/snapshot-metrics.js';
 import { listenerCount, otherListenerCount } from '../../agent/src/net/listening-sockets.js';
 import type { MeshSnapshot } from '../../agent/src/state/mesh-snapshot.js';
 import { ProxyWorkerPool } from '../../agent/src/workers/proxy-worker-pool.js';
@@ -43,8 +44,10 @@ async function freePort(): Promise<number> {
 
 /** The summed value of one counter in one worker's registry, over series matching `labels`. */
 function workerCounter(metrics: WorkerMetrics, name: string, labels: Record<string, string>): number {
-  const metric = metrics.find((m) => m.name === name);
+  // A histogram's _count is one of its values (metricName), not a metric of its own.
+  const metric = metrics.find((m) => m.name === name || (name.endsWith('_count') && m.name === name.slice(0, -'_count'.length)));
   return (metric?.values ?? [])
+    .filter((v) => !('metricName' in v) || v.metricName === undefined || v.metricName === name)
     .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
     .reduce((sum, v) => sum + v.value, 0);
 }
@@ -162,9 +165,10 @@ describe('proxy worker pool', () => {
         { namespace: 'shop', name: 'later', clusterIP: LATER.ip, port: LATER.port, endpoints: [{ ip: '127.0.0.1', port: laterBackend.port }] },
       ],
     });
-    pool.publish(snapshot);
-    // Messages to a worker arrive in order, so a stats call answered means the snapshot arrived.
-    await pool.stats();
+    pool.publish(snapshot, epochMs());
+    // Messages to a worker arrive in order, so an answered call means the snapshot arrived.
+    const arrivals = (await pool.metrics()).map((metrics) => workerCounter(metrics, 'weft_snapshot_propagation_seconds_count', {}));
+    assert.deepEqual(arrivals, Array(WORKERS).fill(1), 'every worker received the snapshot once and timed its arrival');
     for (let i = 0; i < CONNECTIONS; i++) {
       const answer = await request(LATER);
       assert.equal(answer.status, 200, `connection ${i} was routed by the new snapshot`);

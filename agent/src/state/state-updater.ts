@@ -10,8 +10,10 @@ import type { Logger } from 'pino';
 import type { ClusterCaches } from '../k8s/cluster-caches.js';
 import { EMPTY_SNAPSHOT, type MeshSnapshot } from './mesh-snapshot.js';
 import { buildSnapshot } from './snapshot-builder.js';
+import { epochMs } from '../metrics/snapshot-metrics.js';
 
-export type SnapshotListener = (snapshot: MeshSnapshot) => void;
+/** `changedAtMs`: when the oldest change in this snapshot was seen (epochMs), for freshness metrics. */
+export type SnapshotListener = (snapshot: MeshSnapshot, changedAtMs: number) => void;
 
 /** The caches a snapshot is built from, and whether every one of them has listed once. */
 export interface SyncedClusterCaches extends ClusterCaches {
@@ -21,6 +23,8 @@ export interface SyncedClusterCaches extends ClusterCaches {
 export class StateUpdater {
   private snapshot: MeshSnapshot = EMPTY_SNAPSHOT;
   private scheduled = false;
+  /** When the first change not yet in a published snapshot was seen (epochMs). */
+  private changedSince: number | undefined;
   private readonly listeners: SnapshotListener[] = [];
 
   constructor(
@@ -39,6 +43,7 @@ export class StateUpdater {
 
   /** Asks for a rebuild; many calls in one tick give one rebuild. */
   invalidate(): void {
+    this.changedSince ??= epochMs();
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {
@@ -60,9 +65,11 @@ export class StateUpdater {
       caches: this.caches,
     });
     this.snapshot = next;
+    const changedAtMs = this.changedSince ?? epochMs();
+    this.changedSince = undefined;
     for (const listener of this.listeners) {
       try {
-        listener(next);
+        listener(next, changedAtMs);
       } catch (err) {
         // one consumer failing must not stop the others from seeing the new state
         this.log.error({ err, version: next.version }, 'snapshot consumer failed');

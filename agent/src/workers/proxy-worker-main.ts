@@ -16,7 +16,7 @@ const send = (message: WorkerMessage): void => port.postMessage(message);
 port.on('message', (message: ControlMessage) => {
   switch (message.type) {
     case 'snapshot':
-      worker.useSnapshot(message.snapshot);
+      worker.useSnapshot(message.snapshot, message.changedAtMs);
       return;
     case 'credentials':
       try {

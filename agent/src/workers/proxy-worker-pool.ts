@@ -19,6 +19,9 @@ import type {
 } from './worker-protocol.js';
 
 const WORKER_ENTRY = new URL('./proxy-worker-main.js', import.meta.url);
+/** A worker that dies sooner than this after it started is restarted with a growing delay (no crash loop at full speed). */
+const STABLE_WORKER_MS = 10_000;
+const MAX_RESTART_DELAY_MS = 10_000;
 
 /** Start data shared by every worker; the pool adds the index, snapshot and credentials. */
 export type ProxyWorkerSettings = Omit<ProxyWorkerInit, 'index' | 'snapshot' | 'credentials'>;
@@ -42,13 +45,18 @@ interface PendingCall {
 }
 
 class WorkerHandle {
+  readonly startedAt = performance.now();
   private nextId = 1;
+  /** The thread is gone: calls fail at once (a message to it would never be answered). */
+  exited = false;
   private readonly pending = new Map<number, PendingCall>();
   readonly ready: Promise<void>;
 
   constructor(
     readonly index: number,
     readonly thread: Worker,
+    /** Restarts in a row of this slot, each sooner than STABLE_WORKER_MS after its start. */
+    readonly quickRestarts: number,
   ) {
     this.ready = new Promise((resolve, reject) => {
       const onMessage = (message: WorkerMessage): void => {
@@ -59,7 +67,10 @@ class WorkerHandle {
       thread.once('exit', (code) => reject(new Error(`proxy worker ${index} exited with code ${code} before it was ready`)));
     });
     thread.on('message', this.onMessage);
-    thread.once('exit', () => this.failPending(new Error(`proxy worker ${index} exited`)));
+    thread.once('exit', () => {
+      this.exited = true;
+      this.failPending(new Error(`proxy worker ${index} exited`));
+    });
     // Rejections of `ready` are awaited by start(); this avoids an unhandled one for restarts.
     this.ready.catch(() => undefined);
   }
@@ -69,6 +80,7 @@ class WorkerHandle {
   }
 
   call<N extends WorkerCallName>(name: N, arg: WorkerCalls[N]['arg']): Promise<WorkerCalls[N]['result']> {
+    if (this.exited) return Promise.reject(new Error(`proxy worker ${this.index} exited`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (result: unknown) => void, reject });
@@ -119,7 +131,7 @@ export class ProxyWorkerPool {
 
   /** Starts the workers with the current snapshot and credentials; resolves once each is ready. */
   async start(): Promise<void> {
-    for (let index = 0; index < this.options.count; index++) this.workers.push(this.spawn(index));
+    for (let index = 0; index < this.options.count; index++) this.workers.push(this.spawn(index, 0));
     await Promise.all(this.workers.map((worker) => worker.ready));
   }
 
@@ -130,8 +142,9 @@ export class ProxyWorkerPool {
     this.listeningNow = true;
   }
 
-  publish(snapshot: MeshSnapshot): void {
-    for (const worker of this.workers) worker.post({ type: 'snapshot', snapshot });
+  /** Sends a new snapshot to every worker; `changedAtMs` (epochMs) dates the change it carries. */
+  publish(snapshot: MeshSnapshot, changedAtMs: number): void {
+    for (const worker of this.workers) worker.post({ type: 'snapshot', snapshot, changedAtMs });
   }
 
   /** Sends the current credentials to every worker; many changes in one tick send once. */
@@ -169,7 +182,7 @@ export class ProxyWorkerPool {
    * that fails to answer (it just died) is left out of this scrape rather than failing it.
    */
   async metrics(): Promise<WorkerMetrics[]> {
-    const answers = await Promise.allSettled(this.workers.map((worker) => worker.call('metrics', null)));
+    const answers = await Promise.allSettled(this.workers.filter((worker) => !worker.exited).map((worker) => worker.call('metrics', null)));
     return answers.flatMap((answer) => (answer.status === 'fulfilled' ? [answer.value] : []));
   }
 
@@ -196,11 +209,22 @@ export class ProxyWorkerPool {
     }));
   }
 
-  private callAll<N extends WorkerCallName>(name: N, arg: WorkerCalls[N]['arg']): Promise<WorkerCalls[N]['result'][]> {
-    return Promise.all(this.workers.map((worker) => worker.call(name, arg)));
+  /**
+   * Calls every live worker and resolves with their answers. A worker that dies meanwhile has
+   * nothing left to listen, drain or close, so its failure is left out; any other failure rejects.
+   */
+  private async callAll<N extends WorkerCallName>(name: N, arg: WorkerCalls[N]['arg']): Promise<WorkerCalls[N]['result'][]> {
+    const live = this.workers.filter((worker) => !worker.exited);
+    const answers = await Promise.allSettled(live.map((worker) => worker.call(name, arg)));
+    const results: WorkerCalls[N]['result'][] = [];
+    answers.forEach((answer, i) => {
+      if (answer.status === 'fulfilled') results.push(answer.value);
+      else if (!live[i]!.exited) throw answer.reason;
+    });
+    return results;
   }
 
-  private spawn(index: number): WorkerHandle {
+  private spawn(index: number, quickRestarts: number): WorkerHandle {
     const { settings } = this.options;
     const init: ProxyWorkerInit = {
       ...settings,
@@ -208,7 +232,7 @@ export class ProxyWorkerPool {
       snapshot: this.options.currentSnapshot(),
       credentials: this.options.currentCredentials(),
     };
-    const worker = new WorkerHandle(index, new Worker(WORKER_ENTRY, { workerData: init, name: `weft-proxy-${index}` }));
+    const worker = new WorkerHandle(index, new Worker(WORKER_ENTRY, { workerData: init, name: `weft-proxy-${index}` }), quickRestarts);
     worker.thread.on('error', (err) => this.options.log.error({ subsys: 'worker', worker: index, err }, 'proxy worker failed'));
     worker.thread.once('exit', (code) => this.onExit(worker, code));
     return worker;
@@ -218,13 +242,19 @@ export class ProxyWorkerPool {
     const slot = this.workers.indexOf(worker);
     // Gone on purpose (close), or the pool is stopping: nothing to replace.
     if (slot < 0 || this.phase === 'stopping') return;
-    this.options.log.error({ subsys: 'worker', worker: worker.index, code }, 'proxy worker exited; starting a new one');
+    const quick = performance.now() - worker.startedAt < STABLE_WORKER_MS ? worker.quickRestarts + 1 : 0;
+    const delayMs = quick <= 1 ? 0 : Math.min(100 * 2 ** (quick - 1), MAX_RESTART_DELAY_MS);
+    this.options.log.error({ subsys: 'worker', worker: worker.index, code, delayMs }, 'proxy worker exited; starting a new one');
     this.options.onWorkerRestart?.();
-    const replacement = this.spawn(worker.index);
-    this.workers[slot] = replacement;
-    if (this.phase !== 'serving') return;
-    replacement.ready
-      .then(() => replacement.call('listen', null))
-      .catch((err: unknown) => this.options.log.error({ subsys: 'worker', worker: worker.index, err }, 'the replacement proxy worker did not start'));
+    setTimeout(() => {
+      // The slot may have been emptied by close() meanwhile.
+      if (this.workers[slot] !== worker || this.phase === 'stopping') return;
+      const replacement = this.spawn(worker.index, quick);
+      this.workers[slot] = replacement;
+      if (this.phase !== 'serving') return;
+      replacement.ready
+        .then(() => replacement.call('listen', null))
+        .catch((err: unknown) => this.options.log.error({ subsys: 'worker', worker: worker.index, err }, 'the replacement proxy worker did not start'));
+    }, delayMs);
   }
 }

@@ -13,6 +13,7 @@ import { WorkloadCredentialStore, type CredentialsSnapshot } from '../hbone/work
 import { HandshakeMetrics } from '../metrics/handshake-metrics.js';
 import { createMetricsRegistry } from '../metrics/metrics-registry.js';
 import { ProxyMetrics } from '../metrics/proxy-metrics.js';
+import { SnapshotMetrics } from '../metrics/snapshot-metrics.js';
 import { OUTBOUND_PROXY_DEFAULTS, OutboundProxy } from '../proxy/outbound-proxy.js';
 import { PlainTcpConnector } from '../proxy/upstream-connector.js';
 import type { MeshSnapshot } from '../state/mesh-snapshot.js';
@@ -25,6 +26,7 @@ export class ProxyWorker {
   private readonly hboneServer: HboneInboundServer | undefined;
   private readonly hboneConnector: HboneConnector | undefined;
   private readonly proxy: OutboundProxy;
+  private readonly snapshotMetrics = new SnapshotMetrics(this.registry);
 
   constructor(init: ProxyWorkerInit, log: Logger) {
     this.snapshot = init.snapshot;
@@ -69,8 +71,9 @@ export class ProxyWorker {
     });
   }
 
-  useSnapshot(snapshot: MeshSnapshot): void {
+  useSnapshot(snapshot: MeshSnapshot, changedAtMs: number): void {
     this.snapshot = snapshot;
+    this.snapshotMetrics.arrived(changedAtMs);
   }
 
   useCredentials(credentials: CredentialsSnapshot): void {

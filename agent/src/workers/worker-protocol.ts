@@ -54,7 +54,7 @@ export interface WorkerStats {
 }
 
 export type ControlMessage =
-  | { type: 'snapshot'; snapshot: MeshSnapshot }
+  | { type: 'snapshot'; snapshot: MeshSnapshot; changedAtMs: number }
   | { type: 'credentials'; credentials: CredentialsSnapshot }
   | { type: 'call'; id: number; name: WorkerCallName; arg: unknown };
 
