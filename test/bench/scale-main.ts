@@ -1,5 +1,5 @@
 // `make bench-scale`: the agent at scale (issue 9, section 5). A one-node bed with 100 enrolled
-// pods (a Deployment) and 100 selector-less Services whose EndpointSlices hold 10 000 endpoints
+// pods and 100 selector-less Services whose EndpointSlices hold 10 000 endpoints
 // in all (synthetic API objects: the addresses are never dialled). Measured on the node's
 // agent: its resident memory (VmRSS, VmHWM: the control thread and every proxy worker, one
 // process) and how long a cluster change takes to reach every proxy worker
@@ -90,15 +90,11 @@ async function main(): Promise<number> {
     await bed.kubectl(['create', 'namespace', NAMESPACE]);
     await bed.kubectl(['label', 'namespace', NAMESPACE, 'weft.io/mesh=enabled']);
 
-    log(`${PODS} enrolled pods (a Deployment of sleepers)`);
-    const deployment = {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'sleepers', namespace: NAMESPACE },
-      spec: {
-        replicas: PODS, selector: { matchLabels: { app: 'sleepers' } },
-        template: { metadata: { labels: { app: 'sleepers' } }, spec: { containers: [{ name: 'sleep', image: 'busybox', command: ['sleep', 'infinity'] }] } },
-      },
-    };
-    await bed.kubectl(['apply', '-f', '-'], stringifyYaml(deployment));
+    log(`${PODS} enrolled pods (sleepers, started ten at a time)`);
+    for (let start = 0; start < PODS; start += 10) {
+      await Promise.all(Array.from({ length: Math.min(10, PODS - start) }, (_, k) =>
+        bed.bedOk(['run', `sleeper-${start + k}`, '-n', NAMESPACE, '--node', node.name, '--labels', 'app=sleepers', '--', 'sleep', 'infinity'], 300_000)));
+    }
     await waitFor(async () => sum(await bed.metrics(node), 'weft_enrolled_pods') === PODS,
       { timeoutMs: 600_000, intervalMs: 2_000, what: `${PODS} pods enrolled by the agent` });
 
