@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { ClusterCaches } from '../k8s/cluster-caches.js';
 import { EMPTY_SNAPSHOT, type MeshSnapshot } from './mesh-snapshot.js';
 import { buildSnapshot } from './snapshot-builder.js';
+import { reuseUnchanged } from './snapshot-reuse.js';
 import { epochMs } from '../metrics/snapshot-metrics.js';
 
 /** `changedAtMs`: when the oldest change in this snapshot was seen (epochMs), for freshness metrics. */
@@ -58,12 +59,15 @@ export class StateUpdater {
    */
   rebuild(): boolean {
     if (!this.caches.synced()) return false;
-    const next = buildSnapshot({
+    const built = buildSnapshot({
       version: this.snapshot.version + 1,
       nodeName: this.nodeName,
       nodeIp: this.nodeIp,
       caches: this.caches,
     });
+    // Unchanged pods and Services stay the same objects: per-object caches survive, and the
+    // workers are sent only what changed.
+    const next = reuseUnchanged(built, this.snapshot);
     this.snapshot = next;
     const changedAtMs = this.changedSince ?? epochMs();
     this.changedSince = undefined;

@@ -18,6 +18,12 @@ port.on('message', (message: ControlMessage) => {
     case 'snapshot':
       worker.useSnapshot(message.snapshot, message.changedAtMs);
       return;
+    case 'snapshot-delta':
+      if (!worker.applyDelta(message.delta, message.changedAtMs)) {
+        log.warn({ subsys: 'worker', baseVersion: message.delta.baseVersion }, 'snapshot delta for another base; asking for the whole snapshot');
+        send({ type: 'resync' });
+      }
+      return;
     case 'credentials':
       try {
         worker.useCredentials(message.credentials);

@@ -7,6 +7,8 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { CredentialsSnapshot } from '../hbone/workload-credential-store.js';
 import type { MeshSnapshot } from '../state/mesh-snapshot.js';
+import { epochMs } from '../metrics/snapshot-metrics.js';
+import { snapshotDelta } from './snapshot-delta.js';
 import type {
   ControlMessage,
   DrainResult,
@@ -89,7 +91,7 @@ class WorkerHandle {
   }
 
   private readonly onMessage = (message: WorkerMessage): void => {
-    if (message.type === 'ready') return;
+    if (message.type !== 'reply' && message.type !== 'failed') return;
     const pending = this.pending.get(message.id);
     if (pending === undefined) return;
     this.pending.delete(message.id);
@@ -108,8 +110,11 @@ export class ProxyWorkerPool {
   private phase: Phase = 'starting';
   private listeningNow = false;
   private credentialsScheduled = false;
+  /** The snapshot every worker holds or has been sent; deltas are computed from it, new workers start with it. */
+  private sent: MeshSnapshot;
 
   constructor(private readonly options: ProxyWorkerPoolOptions) {
+    this.sent = options.currentSnapshot();
     if (!Number.isInteger(options.count) || options.count < 1) {
       throw new Error(`the number of proxy workers must be a positive integer, got ${options.count}`);
     }
@@ -142,9 +147,14 @@ export class ProxyWorkerPool {
     this.listeningNow = true;
   }
 
-  /** Sends a new snapshot to every worker; `changedAtMs` (epochMs) dates the change it carries. */
+  /**
+   * Sends every worker what changed from the last snapshot sent to `snapshot` (one delta,
+   * cloned once per worker); `changedAtMs` (epochMs) dates the change it carries.
+   */
   publish(snapshot: MeshSnapshot, changedAtMs: number): void {
-    for (const worker of this.workers) worker.post({ type: 'snapshot', snapshot, changedAtMs });
+    const delta = snapshotDelta(this.sent, snapshot);
+    this.sent = snapshot;
+    for (const worker of this.workers) worker.post({ type: 'snapshot-delta', delta, changedAtMs });
   }
 
   /** Sends the current credentials to every worker; many changes in one tick send once. */
@@ -229,10 +239,13 @@ export class ProxyWorkerPool {
     const init: ProxyWorkerInit = {
       ...settings,
       index,
-      snapshot: this.options.currentSnapshot(),
+      snapshot: this.sent,
       credentials: this.options.currentCredentials(),
     };
     const worker = new WorkerHandle(index, new Worker(WORKER_ENTRY, { workerData: init, name: `weft-proxy-${index}` }), quickRestarts);
+    worker.thread.on('message', (message: WorkerMessage) => {
+      if (message.type === 'resync') worker.post({ type: 'snapshot', snapshot: this.sent, changedAtMs: epochMs() });
+    });
     worker.thread.on('error', (err) => this.options.log.error({ subsys: 'worker', worker: index, err }, 'proxy worker failed'));
     worker.thread.once('exit', (code) => this.onExit(worker, code));
     return worker;

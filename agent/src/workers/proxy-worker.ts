@@ -17,6 +17,7 @@ import { SnapshotMetrics } from '../metrics/snapshot-metrics.js';
 import { OUTBOUND_PROXY_DEFAULTS, OutboundProxy } from '../proxy/outbound-proxy.js';
 import { PlainTcpConnector } from '../proxy/upstream-connector.js';
 import type { MeshSnapshot } from '../state/mesh-snapshot.js';
+import { applySnapshotDelta, type SnapshotDelta } from './snapshot-delta.js';
 import type { DrainResult, ProxyWorkerInit, WorkerCallName, WorkerCalls, WorkerStats } from './worker-protocol.js';
 
 export class ProxyWorker {
@@ -74,6 +75,13 @@ export class ProxyWorker {
   useSnapshot(snapshot: MeshSnapshot, changedAtMs: number): void {
     this.snapshot = snapshot;
     this.snapshotMetrics.arrived(changedAtMs);
+  }
+
+  /** Applies what changed; false when this worker's snapshot is not the delta's base (it needs a whole one). */
+  applyDelta(delta: SnapshotDelta, changedAtMs: number): boolean {
+    if (delta.baseVersion !== this.snapshot.version) return false;
+    this.useSnapshot(applySnapshotDelta(this.snapshot, delta), changedAtMs);
+    return true;
   }
 
   useCredentials(credentials: CredentialsSnapshot): void {

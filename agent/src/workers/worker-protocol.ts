@@ -5,6 +5,7 @@
 import type { RegistryJson } from '../metrics/node-metrics-page.js';
 import type { CredentialsSnapshot } from '../hbone/workload-credential-store.js';
 import type { MeshSnapshot } from '../state/mesh-snapshot.js';
+import type { SnapshotDelta } from './snapshot-delta.js';
 
 export interface ProxyWorkerInit {
   /** 0..N-1: names the worker in logs. */
@@ -54,11 +55,16 @@ export interface WorkerStats {
 }
 
 export type ControlMessage =
+  /** A whole snapshot (to a worker whose base no longer matches). */
   | { type: 'snapshot'; snapshot: MeshSnapshot; changedAtMs: number }
+  /** What changed since the last snapshot sent (snapshot-delta.ts). */
+  | { type: 'snapshot-delta'; delta: SnapshotDelta; changedAtMs: number }
   | { type: 'credentials'; credentials: CredentialsSnapshot }
   | { type: 'call'; id: number; name: WorkerCallName; arg: unknown };
 
 export type WorkerMessage =
   | { type: 'ready' }
+  /** The worker could not apply a delta (its snapshot is not the delta's base): send a whole one. */
+  | { type: 'resync' }
   | { type: 'reply'; id: number; result: unknown }
   | { type: 'failed'; id: number; message: string };
