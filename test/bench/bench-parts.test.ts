@@ -7,7 +7,11 @@ import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BENCH_BODY } from './bench-body.js';
+import { areaOf, summarise } from './cpu-profile-summary.js';
 import { median } from './median.js';
 import { processCpu } from './process-cpu.js';
 import { tcpOpens } from './tcp-opens.js';
@@ -117,5 +121,29 @@ describe('measuring helpers', () => {
 
   test('the benchmark body is the 100 bytes the issue asks for', () => {
     assert.equal(Buffer.byteLength(BENCH_BODY), 100);
+  });
+});
+
+describe('CPU profile summary', () => {
+  test('a real `node --cpu-prof` profile: the busy function is on top, areas add up to the sampled time', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weft-prof-'));
+    try {
+      const script = 'function spinForTheProfile(){const end=Date.now()+400;let x=0;while(Date.now()<end)x+=Math.sqrt(x+1);return x}spinForTheProfile()';
+      await execFileAsync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '-e', script]);
+      const [file] = await readdir(dir);
+      assert.ok(file?.endsWith('.cpuprofile'), `a profile was written: ${file}`);
+      const summary = summarise(JSON.parse(await readFile(join(dir, file), 'utf8')));
+      const areaTotal = summary.byArea.reduce((sum, [, ms]) => sum + ms, 0);
+      assert.ok(Math.abs(areaTotal - summary.totalMs) < 1, 'every sample is in one area');
+      assert.ok(summary.totalMs >= 300, `about the 400 ms of work was sampled: ${summary.totalMs}`);
+      const busiest = summary.topFunctions.find(([name]) => !name.startsWith('(')) ?? ['', 0];
+      assert.match(busiest[0], /^spinForTheProfile /, `the spinning function has the most self time: ${JSON.stringify(summary.topFunctions.slice(0, 3))}`);
+      assert.equal(areaOf({ functionName: 'x', url: 'file:///w/node_modules/@grpc/grpc-js/build/src/a.js', lineNumber: 0 }), '@grpc/grpc-js');
+      assert.equal(areaOf({ functionName: 'x', url: 'file:///w/dist/agent/src/proxy/outbound-proxy.js', lineNumber: 0 }), 'weft');
+      assert.equal(areaOf({ functionName: 'x', url: 'node:net', lineNumber: 0 }), 'node internals');
+      assert.equal(areaOf({ functionName: '(garbage collector)', url: '', lineNumber: 0 }), '(garbage collector)');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

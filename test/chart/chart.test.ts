@@ -3,7 +3,7 @@
 // alerts and dashboards that only name metrics the agent exports.
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, parseDocument, type YAMLMap } from 'yaml';
 import { repoRoot } from '../support/repo-root.js';
@@ -175,7 +175,8 @@ describe('default rendering (the contract)', () => {
     const env = envMap(agent);
     assert.deepEqual([...env.keys()].sort(), [
       'WEFT_BPFFS_DIR', 'WEFT_CA_ADDRESS', 'WEFT_CA_NAMESPACE', 'WEFT_CA_TOKEN_FILE', 'WEFT_CERT_TTL', 'WEFT_CGROUP_ROOT',
-      'WEFT_DRAIN_TIMEOUT', 'WEFT_LOG_LEVEL', 'WEFT_NODE_IP', 'WEFT_NODE_NAME', 'WEFT_POD_NAME', 'WEFT_POD_NAMESPACE', 'WEFT_TRUST_DOMAIN',
+      'WEFT_DRAIN_TIMEOUT', 'WEFT_LOG_LEVEL', 'WEFT_NODE_IP', 'WEFT_NODE_NAME', 'WEFT_POD_NAME', 'WEFT_POD_NAMESPACE', 'WEFT_PROXY_WORKERS',
+      'WEFT_TRUST_DOMAIN',
     ]);
     const fieldRef = (name: string) => env.get(name).valueFrom.fieldRef.fieldPath;
     assert.equal(fieldRef('WEFT_NODE_NAME'), 'spec.nodeName');
@@ -188,6 +189,7 @@ describe('default rendering (the contract)', () => {
     assert.equal(value('WEFT_CA_NAMESPACE'), 'weft-system');
     assert.equal(value('WEFT_TRUST_DOMAIN'), 'cluster.local');
     assert.equal(value('WEFT_CERT_TTL'), '24h');
+    assert.equal(value('WEFT_PROXY_WORKERS'), 'auto', 'one proxy worker per CPU the agent may use, unless set');
     assert.equal(value('WEFT_CGROUP_ROOT'), '/sys/fs/cgroup');
     assert.equal(value('WEFT_BPFFS_DIR'), '/sys/fs/bpf/weft');
     assert.equal(value('WEFT_LOG_LEVEL'), 'info');
@@ -402,6 +404,7 @@ describe('values', () => {
     { set: 'agent.maxSurge=-1', names: 'agent.maxSurge', why: /Must be greater than or equal to 0/ },
     { set: 'agent.drainTimeout=30s', names: 'agent.drainTimeout', why: /must be shorter than agent.terminationGracePeriodSeconds/ },
     { set: 'agent.drainTimeout=1m', names: 'agent.drainTimeout', why: /Does not match pattern/ },
+    { set: 'agent.proxyWorkers=0', names: 'agent.proxyWorkers', why: /Must validate one and only one schema|must be greater than or equal to 1|oneOf/i },
     { set: 'certTtl=30s', names: 'certTtl', why: /must be at least 60s/ },
     { set: 'ca.maxTtl=1h', names: 'ca.maxTtl', why: /must not be shorter than certTtl/ },
   ];
@@ -452,7 +455,7 @@ describe('monitoring', () => {
 
   test('the metric names are read from agent/src/metrics (every `name: \'weft_` is found)', () => {
     const dir = join(repoRoot, 'agent', 'src', 'metrics');
-    const sources = ['agent-metrics.ts', 'identity-metrics.ts', 'proxy-metrics.ts'].map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+    const sources = readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
     const declared = [...sources.matchAll(/name:\s*'(weft_[a-z0-9_]+)'/g)].map((m) => m[1]);
     assert.deepEqual(exportedMetrics().map((m) => m.name).sort(), [...new Set(declared)].sort());
     assert.ok(exported.has('weft_request_duration_seconds_bucket'), 'the request duration is a histogram');
