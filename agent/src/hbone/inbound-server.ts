@@ -15,7 +15,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
-import { formatWorkloadSpiffeId } from '../identity/spiffe-id.js';
+import { WorkloadSpiffeIds } from '../identity/workload-spiffe-ids.js';
 import { listenShared } from '../net/shared-listener.js';
 import { ProxyErrorCode } from '../proxy/error-codes.js';
 import { classifyProxyError, rawErrorResponse, statusForErrorCode, WEFT_ERROR_HEADER } from '../proxy/error-responses.js';
@@ -129,6 +129,8 @@ export class HboneInboundServer {
   /** Set by acceptOnlyFrom(): connections from elsewhere are reset. */
   private onlyFrom: string | undefined;
   private readonly unsubscribe: () => void;
+  /** Each local pod's SPIFFE ID, formatted once per snapshot pod object. */
+  private readonly podIdentities: WorkloadSpiffeIds;
 
   constructor(options: HboneInboundServerOptions) {
     this.options = options;
@@ -146,6 +148,7 @@ export class HboneInboundServer {
             http2: new InboundHttp2Delivery(this.log, options.httpIdleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS),
           };
     const credentials = options.credentials;
+    this.podIdentities = new WorkloadSpiffeIds(credentials.trustDomain);
     this.trustBundlePem = credentials.trustBundlePem();
     this.server = tls.createServer({
       ca: this.trustBundlePem,
@@ -384,11 +387,7 @@ export class HboneInboundServer {
       pod !== undefined &&
       pod.enrolled &&
       pod.nodeName === snapshot.nodeName &&
-      formatWorkloadSpiffeId({
-        trustDomain: this.options.credentials.trustDomain,
-        namespace: pod.namespace,
-        serviceAccount: pod.serviceAccount,
-      }) === peer.destinationIdentity;
+      this.podIdentities.of(pod) === peer.destinationIdentity;
     if (!allowed) {
       peer.log.info(
         { code: ProxyErrorCode.INBOUND_TARGET_FORBIDDEN, target: headers[':authority'], pod: pod === undefined ? undefined : `${pod.namespace}/${pod.name}` },

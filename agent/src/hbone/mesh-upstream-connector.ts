@@ -6,7 +6,7 @@
 // Mesh traffic without a source identity (no certificate, or no CA configured) is refused
 // (ERR_PROXY_NO_IDENTITY), never sent in plaintext.
 import type { Logger } from 'pino';
-import { formatWorkloadSpiffeId } from '../identity/spiffe-id.js';
+import { WorkloadSpiffeIds } from '../identity/workload-spiffe-ids.js';
 import { ProxyErrorCode } from '../proxy/error-codes.js';
 import { ProxyError } from '../proxy/proxy-error.js';
 import type { SourceWorkload } from '../proxy/source-workload.js';
@@ -27,12 +27,13 @@ export interface MeshUpstreamConnectorOptions {
 export class MeshUpstreamConnector implements UpstreamConnector {
   private readonly options: MeshUpstreamConnectorOptions;
   private readonly log: Logger;
-  /** `<ns>/<sa>` -> SPIFFE ID, so connects do not rebuild the string. */
-  private readonly identities = new Map<string, SpiffeId>();
+  /** Per pod and per source object, so connects do not rebuild the string. */
+  private readonly identities: WorkloadSpiffeIds;
 
   constructor(options: MeshUpstreamConnectorOptions) {
     this.options = options;
     this.log = options.log.child({ subsys: 'hbone', direction: 'outbound' });
+    this.identities = new WorkloadSpiffeIds(options.trustDomain);
   }
 
   connect(target: UpstreamTarget, source: SourceWorkload | null, callback: UpstreamConnectCallback): void {
@@ -41,7 +42,7 @@ export class MeshUpstreamConnector implements UpstreamConnector {
       this.options.plain.connect(target, source, callback);
       return;
     }
-    const destinationIdentity = this.identityOf(pod.namespace, pod.serviceAccount);
+    const destinationIdentity = this.identities.of(pod);
     const hbone = this.options.hbone;
     if (hbone === undefined) {
       this.log.warn(
@@ -73,7 +74,7 @@ export class MeshUpstreamConnector implements UpstreamConnector {
     }
     hbone.open(
       {
-        sourceIdentity: this.identityOf(source.namespace, source.serviceAccount),
+        sourceIdentity: this.identities.of(source),
         nodeIp,
         destinationIdentity,
         targetIp: target.ip,
@@ -81,15 +82,5 @@ export class MeshUpstreamConnector implements UpstreamConnector {
       },
       callback,
     );
-  }
-
-  private identityOf(namespace: string, serviceAccount: string): SpiffeId {
-    const key = `${namespace}/${serviceAccount}`;
-    let identity = this.identities.get(key);
-    if (identity === undefined) {
-      identity = formatWorkloadSpiffeId({ trustDomain: this.options.trustDomain, namespace, serviceAccount });
-      this.identities.set(key, identity);
-    }
-    return identity;
   }
 }
