@@ -10,9 +10,16 @@ import type { NodePlan } from './node-plan.js';
 /** The compiled `weft` CLI (dist/agent/src/cli/main.js), as the image runs it. */
 export const weftCli = fileURLToPath(new URL('../../agent/src/cli/main.js', import.meta.url));
 
+/**
+ * Node flags for the bed's agents, from WEFT_BED_AGENT_NODE_ARGS (space-separated), for
+ * diagnostics such as `--cpu-prof --cpu-prof-dir=DIR` (Node refuses those in NODE_OPTIONS).
+ */
+const AGENT_NODE_ARGS_ENV = 'WEFT_BED_AGENT_NODE_ARGS';
+
 /** The command that runs a node agent. */
-export function agentCommand(): string[] {
-  return [process.execPath, weftCli, 'agent'];
+export function agentCommand(env: NodeJS.ProcessEnv = process.env): string[] {
+  const nodeArgs = (env[AGENT_NODE_ARGS_ENV] ?? '').split(' ').filter((arg) => arg !== '');
+  return [process.execPath, ...nodeArgs, weftCli, 'agent'];
 }
 
 /** Where the agent finds the CA and its credentials for it. */

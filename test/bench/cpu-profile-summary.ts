@@ -2,11 +2,11 @@
 // per thread) and prints self time by area (Weft's own code, each dependency, Node's built-in
 // modules, GC, idle) and the top functions. Used to profile the agents under `make bench`:
 //
-//   NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/weft-prof" node dist/test/bench/main.js
+//   WEFT_BED_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/weft-prof" node dist/test/bench/main.js
 //   node dist/test/bench/cpu-profile-summary.js /tmp/weft-prof/CPU.*.<agent pid>.*.cpuprofile
 //
-// (every Node process the bed starts inherits NODE_OPTIONS; the bed's status names the agents'
-// pids, and each thread of a process writes its own file: the control thread and each worker).
+// (the bed starts its agents with those Node flags; each thread of a process writes its own
+// file when the agent exits: the control thread and each worker; the agent logs its pid).
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 

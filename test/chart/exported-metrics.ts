@@ -30,11 +30,11 @@ export function exportedMetrics(): ExportedMetric[] {
   const metrics: ExportedMetric[] = [];
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
     const source = readFileSync(join(dir, file), 'utf8');
-    for (const match of source.matchAll(/new (Counter|Gauge|Histogram|Summary)\b[^{]*\{\s*name:\s*'([a-zA-Z_:][a-zA-Z0-9_:]*)'/g)) {
+    for (const match of source.matchAll(/new (Counter|Gauge|Histogram|Summary|CounterCells|HistogramCells)\b[^{]*\{\s*name:\s*'([a-zA-Z_:][a-zA-Z0-9_:]*)'/g)) {
       // The declaration runs to the constructor's closing `});`.
       const end = source.indexOf('});', match.index);
       const declaration = source.slice(match.index, end === -1 ? undefined : end);
-      metrics.push({ type: match[1] as ExportedMetric['type'], name: match[2]!, labels: labelNames(declaration, source, `${file} ${match[2]}`) });
+      metrics.push({ type: match[1]!.replace(/Cells$/, '') as ExportedMetric['type'], name: match[2]!, labels: labelNames(declaration, source, `${file} ${match[2]}`) });
     }
   }
   return metrics;

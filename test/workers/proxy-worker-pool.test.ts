@@ -179,6 +179,20 @@ describe('proxy worker pool', () => {
     assert.ok(perWorker.every((n) => n > 0), `every worker routed the new Service: ${perWorker.join(', ')}`);
   });
 
+  test('a worker handed a delta for another base asks for the whole snapshot and keeps routing', async () => {
+    const worker = pool.workerThreads()[1]!;
+    const arrivalsBefore = workerCounter((await pool.metrics())[1]!, 'weft_snapshot_propagation_seconds_count', {});
+    // A delta whose base this worker never had (as if a message had been lost): it must not apply it.
+    const bogus = { baseVersion: 987_654, version: 987_655, nodeName: 'node-1', nodeIp: CLIENT_IP, podsSet: [], podsDeleted: [], servicesSet: [], servicesDeleted: [...snapshot.servicesByAddress.keys()], podCIDRs: null, enrolledLocalPods: null };
+    worker.postMessage({ type: 'snapshot-delta', delta: bogus, changedAtMs: epochMs() });
+    await waitFor(async () => workerCounter((await pool.metrics())[1]!, 'weft_snapshot_propagation_seconds_count', {}) === arrivalsBefore + 1,
+      { what: 'the worker receiving the whole snapshot it asked for' });
+    for (let i = 0; i < CONNECTIONS; i++) {
+      const answer = await request(LATER);
+      assert.equal(answer.status, 200, `connection ${i}: the Service is still known (the bogus delta deleted nothing)`);
+    }
+  });
+
   test('a worker that dies is replaced, listens again, and every connection is served meanwhile by the others', async () => {
     const victim = pool.workerThreads()[0]!;
     await victim.terminate();

@@ -11,8 +11,10 @@
 //
 // Per-request cost: the proxy resolves a TrafficMetrics once per (source, destination) pair of
 // label objects (a WeakMap lookup by identity); recording a request is then one Map lookup by
-// status code, one counter increment and one histogram observation on cached children.
-import { Counter, Histogram, type Registry } from 'prom-client';
+// status code, one addition and one bucket search on cells made once per label set
+// (cell-metrics.ts): no label hashing on the request path.
+import { Counter, type Registry } from 'prom-client';
+import { CounterCells, HistogramCells, type CounterCell, type HistogramCell } from './cell-metrics.js';
 
 export const UNKNOWN_LABEL = 'unknown';
 
@@ -95,17 +97,17 @@ type Instruments = Pick<
 >;
 
 interface RequestChildren {
-  readonly requests: Counter.Internal;
-  readonly duration: Histogram.Internal<RequestLabelName>;
+  readonly requests: CounterCell;
+  readonly duration: HistogramCell;
 }
 
 /** The metric children of one (source, destination) pair; obtained from ProxyMetrics.traffic(). */
 export class TrafficMetrics {
   private readonly byStatus = new Map<number, RequestChildren>();
-  private readonly opened: Counter.Internal;
-  private readonly closed: Counter.Internal;
-  private readonly sent: Counter.Internal;
-  private readonly received: Counter.Internal;
+  private readonly opened: CounterCell;
+  private readonly closed: CounterCell;
+  private readonly sent: CounterCell;
+  private readonly received: CounterCell;
 
   constructor(
     private readonly owner: ProxyMetrics,
@@ -113,10 +115,10 @@ export class TrafficMetrics {
     private readonly destination: DestinationLabels,
   ) {
     const tcp = owner.tcpLabelValues(source, destination);
-    this.opened = owner.tcpOpened.labels(tcp);
-    this.closed = owner.tcpClosed.labels(tcp);
-    this.sent = owner.tcpSent.labels(tcp);
-    this.received = owner.tcpReceived.labels(tcp);
+    this.opened = owner.tcpOpened.cell(tcp);
+    this.closed = owner.tcpClosed.cell(tcp);
+    this.sent = owner.tcpSent.cell(tcp);
+    this.received = owner.tcpReceived.cell(tcp);
   }
 
   /** One finished HTTP request: the status sent to the client (also the proxy's own errors). */
@@ -146,12 +148,12 @@ export class TrafficMetrics {
 }
 
 export class ProxyMetrics {
-  readonly requests: Counter<RequestLabelName>;
-  readonly requestDuration: Histogram<RequestLabelName>;
-  readonly tcpOpened: Counter<TcpLabelName>;
-  readonly tcpClosed: Counter<TcpLabelName>;
-  readonly tcpSent: Counter<TcpLabelName>;
-  readonly tcpReceived: Counter<TcpLabelName>;
+  readonly requests: CounterCells<RequestLabelName>;
+  readonly requestDuration: HistogramCells<RequestLabelName>;
+  readonly tcpOpened: CounterCells<TcpLabelName>;
+  readonly tcpClosed: CounterCells<TcpLabelName>;
+  readonly tcpSent: CounterCells<TcpLabelName>;
+  readonly tcpReceived: CounterCells<TcpLabelName>;
   /** Connections the proxy refused before proxying anything, by error code (a fixed set). */
   readonly rejectedConnections: Counter<'reporter' | 'reason'>;
 
@@ -237,7 +239,7 @@ export class ProxyMetrics {
       grpc_response_status: '',
       connection_security_policy: this.securityPolicy,
     };
-    return { requests: this.requests.labels(labels), duration: this.requestDuration.labels(labels) };
+    return { requests: this.requests.cell(labels), duration: this.requestDuration.cell(labels) };
   }
 
 }
@@ -247,26 +249,26 @@ function registerInstruments(registry: Registry): Instruments {
   const runCollectHooks = () => {
   for (const hook of collectHooks) hook();
   };
-  const requests = new Counter({
+  const requests = new CounterCells({
     name: 'weft_requests_total',
     help: 'HTTP requests proxied, by source and destination workload and response code',
     labelNames: REQUEST_LABELS,
     registers: [registry],
   });
-  const requestDuration = new Histogram({
+  const requestDuration = new HistogramCells({
     name: 'weft_request_duration_seconds',
     help: 'Time from the start of an HTTP request to the end of its response, as seen by the proxy',
     labelNames: REQUEST_LABELS,
-    buckets: [...REQUEST_DURATION_BUCKETS_SECONDS],
+    buckets: REQUEST_DURATION_BUCKETS_SECONDS,
     registers: [registry],
   });
-  const tcpOpened = new Counter({
+  const tcpOpened = new CounterCells({
     name: 'weft_tcp_connections_opened_total',
     help: 'Client connections accepted and proxied (HTTP and opaque TCP alike)',
     labelNames: TCP_LABELS,
     registers: [registry],
   });
-  const tcpClosed = new Counter({
+  const tcpClosed = new CounterCells({
     name: 'weft_tcp_connections_closed_total',
     help: 'Proxied client connections that have closed',
     labelNames: TCP_LABELS,
@@ -274,14 +276,14 @@ function registerInstruments(registry: Registry): Instruments {
   });
   // Byte counters of open connections are brought up to date at scrape time by the hooks,
   // so long-lived connections show progress without per-chunk work on the data path.
-  const tcpSent = new Counter({
+  const tcpSent = new CounterCells({
     name: 'weft_tcp_sent_bytes_total',
     help: 'Bytes the proxy wrote to its clients (the response direction)',
     labelNames: TCP_LABELS,
     registers: [registry],
     collect: runCollectHooks,
   });
-  const tcpReceived = new Counter({
+  const tcpReceived = new CounterCells({
     name: 'weft_tcp_received_bytes_total',
     help: 'Bytes the proxy read from its clients (the request direction)',
     labelNames: TCP_LABELS,

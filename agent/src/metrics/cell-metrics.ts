@@ -1,0 +1,133 @@
+// Counters and histograms for the request path whose series are plain objects ("cells") the
+// caller keeps: recording is an addition to a number, with no label hashing or validation
+// (prom-client hashes the label set on every inc() and observe(), even through a child from
+// labels()). The labels are set once, when a cell is made; a scrape renders every cell. They
+// register in a prom-client Registry like its own metrics and give the same JSON (so
+// AggregatorRegistry sums them across proxy workers) and the same text.
+import type { Metric, Registry } from 'prom-client';
+
+type Labels<L extends string> = Readonly<Record<L, string>>;
+
+interface MetricJson {
+  name: string;
+  help: string;
+  type: 'counter' | 'histogram';
+  aggregator: 'sum';
+  values: { labels: Record<string, string | number>; value: number; metricName?: string }[];
+}
+
+export interface CounterCell {
+  inc(by?: number): void;
+}
+
+export interface HistogramCell {
+  observe(value: number): void;
+}
+
+interface Options<L extends string> {
+  name: string;
+  help: string;
+  labelNames: readonly L[];
+  registers: Registry[];
+}
+
+class CounterSeries<L extends string> implements CounterCell {
+  value = 0;
+  constructor(readonly labels: Labels<L>) {}
+  inc(by = 1): void {
+    this.value += by;
+  }
+}
+
+export class CounterCells<L extends string> {
+  readonly name: string;
+  readonly help: string;
+  readonly type = 'counter';
+  readonly aggregator = 'sum';
+  private readonly cells: CounterSeries<L>[] = [];
+
+  constructor(private readonly options: Options<L> & { collect?: () => void }) {
+    this.name = options.name;
+    this.help = options.help;
+    for (const registry of options.registers) registry.registerMetric(this as unknown as Metric<string>);
+  }
+
+  /** A new series with these labels; keep it and call inc() on it. Call once per label set. */
+  cell(labels: Labels<L>): CounterCell {
+    const cell = new CounterSeries(labels);
+    this.cells.push(cell);
+    return cell;
+  }
+
+  async get(): Promise<MetricJson> {
+    this.options.collect?.();
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values: this.cells.map((cell) => ({ labels: { ...cell.labels }, value: cell.value })),
+    };
+  }
+}
+
+class HistogramSeries<L extends string> implements HistogramCell {
+  /** Observations per bucket (not cumulative); the last one is +Inf. */
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  constructor(
+    readonly labels: Labels<L>,
+    private readonly bounds: readonly number[],
+  ) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+
+  observe(value: number): void {
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]!) i++;
+    this.counts[i]!++;
+    this.sum += value;
+    this.count++;
+  }
+}
+
+export class HistogramCells<L extends string> {
+  readonly name: string;
+  readonly help: string;
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly bounds: readonly number[];
+  private readonly cells: HistogramSeries<L>[] = [];
+
+  constructor(options: Options<L> & { buckets: readonly number[] }) {
+    this.name = options.name;
+    this.help = options.help;
+    this.bounds = [...options.buckets].sort((a, b) => a - b);
+    for (const registry of options.registers) registry.registerMetric(this as unknown as Metric<string>);
+  }
+
+  /** A new series with these labels; keep it and call observe() on it. Call once per label set. */
+  cell(labels: Labels<L>): HistogramCell {
+    const cell = new HistogramSeries(labels, this.bounds);
+    this.cells.push(cell);
+    return cell;
+  }
+
+  async get(): Promise<MetricJson> {
+    const values: MetricJson['values'] = [];
+    for (const cell of this.cells) {
+      // `le` first, as prom-client renders its histograms.
+      let cumulative = 0;
+      this.bounds.forEach((le, i) => {
+        cumulative += cell.counts[i]!;
+        values.push({ labels: { le, ...cell.labels }, value: cumulative, metricName: `${this.name}_bucket` });
+      });
+      values.push({ labels: { le: '+Inf', ...cell.labels }, value: cell.count, metricName: `${this.name}_bucket` });
+      values.push({ labels: { ...cell.labels }, value: cell.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: { ...cell.labels }, value: cell.count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
