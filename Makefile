@@ -58,7 +58,7 @@ fuzz: build
 	WEFT_FUZZ_CASES=$(FUZZ_CASES) $(if $(FUZZ_SEED),WEFT_FUZZ_SEED=$(FUZZ_SEED)) node --test $(NODE_TEST_FLAGS) dist/test/fuzz/malformed-input.test.js
 
 down:
-	node dist/test/bed/main.js down
+	node dist/test/kit/bed/main.js down
 
 clean:
 	rm -rf dist bpf/build out

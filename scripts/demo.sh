@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 state=${WEFT_BED_STATE:-/run/weft-bed}
 # --state goes right after the command: everything after `--` belongs to the pod.
-bed() { local cmd=$1; shift; node dist/test/bed/main.js "$cmd" --state "$state" "$@"; }
+bed() { local cmd=$1; shift; node dist/test/kit/bed/main.js "$cmd" --state "$state" "$@"; }
 
 echo "== clearing any earlier demo bed at $state"
 bed down >/dev/null

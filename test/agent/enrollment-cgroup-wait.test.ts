@@ -12,7 +12,7 @@ import { cgroup2MountPoint, ownCgroupId } from '../../agent/src/bpf/own-cgroup.j
 import { PodCgroupFinder } from '../../agent/src/bpf/pod-cgroup-finder.js';
 import { RedirectPrograms } from '../../agent/src/bpf/redirect-programs.js';
 import type { MeshSnapshot } from '../../agent/src/state/mesh-snapshot.js';
-import { removeCgroupTree } from '../bed/cgroup-ops.js';
+import { removeCgroupTree } from '../kit/index.js';
 import { repoRoot } from '../support/repo-root.js';
 import { uniqueName } from '../support/unique-name.js';
 import { waitFor } from '../support/wait-for.js';

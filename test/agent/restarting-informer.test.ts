@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoreV1Api, KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
-import { startApiServer, type ApiServerHandle } from '../apiserver/server.js';
+import { startApiServer, type ApiServerHandle } from '../kit/index.js';
 import { RestartingInformer } from '../../agent/src/k8s/restarting-informer.js';
 import { startConnectionRelay, type ConnectionRelay } from '../support/informer-relay.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';

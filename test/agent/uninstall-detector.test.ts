@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppsV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { startApiServer, type ApiServerHandle } from '../apiserver/server.js';
+import { startApiServer, type ApiServerHandle } from '../kit/index.js';
 import { UninstallDetector } from '../../agent/src/k8s/uninstall-detector.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 import { uniqueName } from '../support/unique-name.js';

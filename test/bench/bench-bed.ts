@@ -6,11 +6,11 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
-import type { BedStatus } from '../bed/commands/status.js';
+import type { BedStatus } from '../kit/index.js';
 import { parsePrometheusText, type Sample } from '../../agent/src/cli/prometheus-text.js';
 import type { OutboundTunnels } from './mesh-counters.js';
 
-const bedMain = fileURLToPath(new URL('../bed/main.js', import.meta.url));
+const bedMain = fileURLToPath(new URL('../kit/bed/main.js', import.meta.url));
 
 export interface CommandResult {
   code: number | null;

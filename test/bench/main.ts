@@ -162,7 +162,7 @@ async function main(argv: string[]): Promise<number> {
     try {
       await bed.down();
     } catch (err) {
-      process.stderr.write(`bench: bed down failed: ${(err as Error).message}; run: node dist/test/bed/main.js down --state ${bed.state}\n`);
+      process.stderr.write(`bench: bed down failed: ${(err as Error).message}; run: node dist/test/kit/bed/main.js down --state ${bed.state}\n`);
       exitCode = exitCode || 1;
     }
   }

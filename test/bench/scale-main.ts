@@ -157,7 +157,7 @@ async function main(): Promise<number> {
     try {
       await bed.down();
     } catch (err) {
-      process.stderr.write(`bench-scale: bed down failed: ${(err as Error).message}; run: node dist/test/bed/main.js down --state ${bed.state}\n`);
+      process.stderr.write(`bench-scale: bed down failed: ${(err as Error).message}; run: node dist/test/kit/bed/main.js down --state ${bed.state}\n`);
       exitCode = exitCode || 1;
     }
   }

@@ -4,7 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
-import { startApiServer, type ApiServerHandle } from '../apiserver/server.js';
+import { startApiServer, type ApiServerHandle } from '../kit/index.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 import { certificateServiceDefinition, type CertificateServiceClient, type CreateCertificateResponse } from '../../agent/src/identity/ca-proto.js';
 import { CaClient, CaCallError } from '../../agent/src/identity/ca-client.js';

@@ -1,5 +1,5 @@
 // `helm install`, `helm upgrade` and `helm uninstall` of charts/weft against an API server (the
-// in-repo one, test/apiserver): the rendered objects are accepted and stored, an upgrade changes
+// in-repo one, test/kit/apiserver): the rendered objects are accepted and stored, an upgrade changes
 // the agent's DaemonSet in place, a bad value refuses the upgrade and leaves the release alone,
 // and an uninstall removes every object the chart created, cluster-scoped RBAC included.
 import { describe, test, before, after } from 'node:test';
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startApiServer, type ApiServerHandle } from '../apiserver/server.js';
+import { startApiServer, type ApiServerHandle } from '../kit/index.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 import { chartDir, parseManifests, runHelm, templateArgs, type KubeObject } from './helm-render.js';
 

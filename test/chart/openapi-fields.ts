@@ -1,7 +1,7 @@
 // Finds fields a real kube-apiserver would not know: kubernetes-models' schemas accept unknown
 // properties (the API server drops them silently, or refuses them with fieldValidation=Strict),
 // so a misspelt `mountPropagaton` would pass them. This walks a rendered object along the
-// OpenAPI v2 document of kube-apiserver 1.26 (test/apiserver/openapi/v2.json) and lists every
+// OpenAPI v2 document of kube-apiserver 1.26 (test/kit/apiserver/openapi/v2.json) and lists every
 // property its definition does not declare.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ interface OpenApiDocument {
 
 let cached: OpenApiDocument | undefined;
 function document(): OpenApiDocument {
-  cached ??= JSON.parse(readFileSync(join(repoRoot, 'test', 'apiserver', 'openapi', 'v2.json'), 'utf8')) as OpenApiDocument;
+  cached ??= JSON.parse(readFileSync(join(repoRoot, 'test', 'kit', 'apiserver', 'openapi', 'v2.json'), 'utf8')) as OpenApiDocument;
   return cached;
 }
 

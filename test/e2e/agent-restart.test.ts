@@ -16,7 +16,7 @@ import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 import { uniqueName } from '../support/unique-name.js';
 import { waitFor } from '../support/wait-for.js';
 import { repoRoot } from '../support/repo-root.js';
-import type { CliResult } from '../bed/bed-cli-runner.js';
+import type { CliResult } from '../kit/index.js';
 import { BedFixture, e2eBedMode, sumMetric } from './bed-fixture.js';
 import type { LoadStatus } from './fixtures/steady-load.js';
 

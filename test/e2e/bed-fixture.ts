@@ -9,8 +9,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
-import { bedOk, runBedCli, type CliResult } from '../bed/bed-cli-runner.js';
-import type { BedStatus } from '../bed/commands/status.js';
+import { bedOk, runBedCli, type CliResult } from '../kit/index.js';
+import type { BedStatus } from '../kit/index.js';
 import { parsePrometheusText, type Sample } from '../../agent/src/cli/prometheus-text.js';
 import { repoRoot } from '../support/repo-root.js';
 

@@ -17,7 +17,7 @@ import { BedFixture, echoServer, sumMetric } from './bed-fixture.js';
 const ns = uniqueName('rotation');
 const clientIdentity = `spiffe://cluster.local/ns/${ns}/sa/rotation-client`;
 const echoIdentity = `spiffe://cluster.local/ns/${ns}/sa/rotation-echo`;
-const bedMain = join(repoRoot, 'dist', 'test', 'bed', 'main.js');
+const bedMain = join(repoRoot, 'dist', 'test', 'kit', 'bed', 'main.js');
 let bed: BedFixture;
 let webIP: string;
 let bannerIP: string;

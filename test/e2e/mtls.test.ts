@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify as stringifyYaml } from 'yaml';
-import { bedPrefix, bridgeNetnsName } from '../bed/bed-naming.js';
+import { bedPrefix, bridgeNetnsName } from '../kit/index.js';
 import { PacketCapture } from '../support/packet-capture.js';
 import { readEthernetCapture, type TcpSegment } from '../support/pcap-reader.js';
 import { reassembleTcpStreams, type TcpDirectionStream } from '../support/tcp-stream-reassembly.js';

@@ -1,0 +1,104 @@
+// PodVolumes against a stand-in API client: where host paths land on a node, what a projected
+// volume writes, that its token is bound to the pod with the volume's audience and is rewritten
+// once 80% of its lifetime has passed, and the binds each container gets.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
+import { PodVolumes, SERVICE_ACCOUNT_MOUNT_PATH, nodeHostPath } from './pod-volumes.js';
+import { planNodes, type NodePlan } from '../node-plan.js';
+import { makeTempDir, type TempDir } from '../../../support/temp-dir.js';
+import { waitFor } from '../../../support/wait-for.js';
+
+let dir: TempDir;
+/** A node whose bpffs dir and cgroup root are plain directories of the test (nothing on the host). */
+let node: NodePlan;
+let volumes: PodVolumes | undefined;
+
+interface TokenRequestSeen { name: string; namespace: string; audiences: string[]; expirationSeconds: number; boundPod: string }
+
+/** Answers TokenRequests with numbered tokens that live `lifetimeMs`, and one ConfigMap. */
+function fakeCore(lifetimeMs: number, seen: TokenRequestSeen[]): CoreV1Api {
+  return {
+    createNamespacedServiceAccountToken: async (request: { name: string; namespace: string; body: { spec: { audiences: string[]; expirationSeconds: number; boundObjectRef: { name: string; uid: string } } } }) => {
+      const spec = request.body.spec;
+      seen.push({ name: request.name, namespace: request.namespace, audiences: spec.audiences, expirationSeconds: spec.expirationSeconds, boundPod: `${spec.boundObjectRef.name}/${spec.boundObjectRef.uid}` });
+      return { status: { token: `token-${seen.length}`, expirationTimestamp: new Date(Date.now() + lifetimeMs) } };
+    },
+    readNamespacedConfigMap: async ({ name }: { name: string }) => ({ data: { 'settings.yaml': `from ${name}` } }),
+  } as unknown as CoreV1Api;
+}
+
+const pod: V1Pod = {
+  metadata: { name: 'agent-x', namespace: 'weft-system', uid: 'uid-1' },
+  spec: {
+    serviceAccountName: 'weft-agent',
+    containers: [{
+      name: 'agent',
+      volumeMounts: [
+        { name: 'ca-token', mountPath: '/var/run/secrets/weft/ca-token', readOnly: true },
+        { name: 'bpffs', mountPath: '/sys/fs/bpf' },
+        { name: 'config', mountPath: '/etc/weft' },
+      ],
+    }],
+    volumes: [
+      { name: 'ca-token', projected: { sources: [{ serviceAccountToken: { audience: 'weft-ca', expirationSeconds: 3600, path: 'token' } }] } },
+      { name: 'bpffs', hostPath: { path: '/sys/fs/bpf', type: 'DirectoryOrCreate' } },
+      { name: 'config', configMap: { name: 'weft-config' } },
+    ],
+  },
+};
+
+before(async () => {
+  dir = await makeTempDir('pod-volumes');
+  node = { ...planNodes(dir.path, 1)[0]!, bpffsDir: join(dir.path, 'node-bpffs'), cgroupRoot: join(dir.path, 'node-cgroup') };
+});
+
+after(async () => {
+  volumes?.stop();
+  await dir?.remove();
+});
+
+test('host paths are the node\'s own', () => {
+  assert.equal(nodeHostPath(node, '/hp', '/sys/fs/bpf'), node.bpffsDir);
+  assert.equal(nodeHostPath(node, '/hp', '/sys/fs/bpf/weft'), join(node.bpffsDir, 'weft'));
+  assert.equal(nodeHostPath(node, '/hp', '/sys/fs/cgroup/'), node.cgroupRoot);
+  assert.equal(nodeHostPath(node, '/hp', '/var/lib/weft'), '/hp/var/lib/weft');
+  assert.equal(nodeHostPath(node, '/hp', '/sys/fs/bpfish'), '/hp/sys/fs/bpfish', 'only whole path components match');
+});
+
+test('a projected token is bound to the pod, has the volume\'s audience and is refreshed at 80% of its life', async () => {
+  const seen: TokenRequestSeen[] = [];
+  volumes = new PodVolumes(pod, { core: fakeCore(2000, seen), node, podDir: join(dir.path, 'pod'), nodeHostPathDir: join(dir.path, 'hostpath'), apiCaPem: 'CA PEM', log: () => {} });
+  await volumes.prepare();
+  const mounts = await volumes.mountsFor(pod.spec!.containers[0]!);
+  const tokenMount = mounts.find((m) => m.target === '/var/run/secrets/weft/ca-token')!;
+  assert.equal(tokenMount.readOnly, true);
+  assert.deepEqual(seen[0], { name: 'weft-agent', namespace: 'weft-system', audiences: ['weft-ca'], expirationSeconds: 3600, boundPod: 'agent-x/uid-1' });
+  assert.deepEqual(seen[1]?.audiences, [], 'the API access token carries the API server\'s own audiences');
+  const first = await readFile(join(tokenMount.source, 'token'), 'utf8');
+  assert.equal(first, 'token-1');
+  // 2 s lifetime: rewritten after about 1.6 s.
+  const started = Date.now();
+  await waitFor(async () => (await readFile(join(tokenMount.source, 'token'), 'utf8')) !== first, { timeoutMs: 10_000, what: 'the token rewritten' });
+  assert.ok(Date.now() - started >= 1000, 'not before most of its lifetime passed');
+
+  assert.equal(mounts.find((m) => m.target === '/sys/fs/bpf')!.source, node.bpffsDir);
+  const config = mounts.find((m) => m.target === '/etc/weft')!;
+  assert.equal(await readFile(join(config.source, 'settings.yaml'), 'utf8'), 'from weft-config');
+  const apiAccess = mounts.find((m) => m.target === SERVICE_ACCOUNT_MOUNT_PATH)!;
+  assert.equal(await readFile(join(apiAccess.source, 'ca.crt'), 'utf8'), 'CA PEM');
+  assert.equal(await readFile(join(apiAccess.source, 'namespace'), 'utf8'), 'weft-system');
+  assert.equal(apiAccess.readOnly, true);
+  volumes.stop();
+});
+
+test('automountServiceAccountToken: false means no API access volume; an unknown volume name is an error', async () => {
+  const quiet: V1Pod = { ...pod, spec: { ...pod.spec!, automountServiceAccountToken: false, volumes: [], containers: [{ name: 'c' }] } };
+  const plain = new PodVolumes(quiet, { core: fakeCore(60_000, []), node, podDir: join(dir.path, 'quiet'), nodeHostPathDir: join(dir.path, 'hostpath'), apiCaPem: 'CA PEM', log: () => {} });
+  await plain.prepare();
+  assert.deepEqual(await plain.mountsFor({ name: 'c' }), []);
+  await assert.rejects(plain.mountsFor({ name: 'c', volumeMounts: [{ name: 'missing', mountPath: '/x' }] }), /names no volume/);
+  await plain.remove();
+});
