@@ -5,7 +5,6 @@
 //   direct: unenrolled client (bench-plain) -> server pod IP, no mesh on the way;
 //   meshed: enrolled client (bench-mesh) -> Service ClusterIP -> connect4 redirect -> node-1
 //           proxy -> HTTP/2 CONNECT over mutual TLS to the server node's :15008 -> server pod.
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { repoRoot } from '../support/repo-root.js';
@@ -15,6 +14,7 @@ import type { BenchBed } from './bench-bed.js';
 import type { BenchPlacement } from './bench-options.js';
 import { meshCountersFrom, type MeshCounters } from './mesh-counters.js';
 import { REDIRECT_PROGRAMS } from '../../agent/src/bpf/redirect-programs.js';
+import { attachedWeftPrograms } from '../support/attached-programs.js';
 
 const benchServer = join(repoRoot, 'dist', 'test', 'bench', 'bench-server.js');
 const PLAIN_NS = 'bench-plain';
@@ -54,12 +54,6 @@ export interface BenchTargets {
   serverIdentity: string;
   direct: BenchPath;
   meshed: BenchPath;
-}
-
-function attachedWeftPrograms(cgroup: string): number {
-  const out = execFileSync('bpftool', ['-j', 'cgroup', 'show', cgroup], { encoding: 'utf8' });
-  const progs = JSON.parse(out.trim() || '[]') as { name: string }[];
-  return progs.filter((p) => p.name.startsWith('weft_')).length;
 }
 
 export function serverNodeName(placement: BenchPlacement): string {
@@ -133,7 +127,7 @@ export async function deployWorkloads(bed: BenchBed, placement: BenchPlacement):
     return out.trim() === server.ip;
   }, { timeoutMs: 60_000, intervalMs: 250, what: 'the EndpointSlice of bench-server listing the server pod' });
   const meshedClient = pod(MESH_NS, 'wrk-meshed');
-  await waitFor(() => attachedWeftPrograms(meshedClient.cgroup) === REDIRECT_PROGRAMS.filter((p) => !p.strictOnly).length, { timeoutMs: 60_000, intervalMs: 250, what: 'Weft programs attached to the meshed client' });
+  await waitFor(() => attachedWeftPrograms(meshedClient.cgroup).length === REDIRECT_PROGRAMS.filter((p) => !p.strictOnly).length, { timeoutMs: 60_000, intervalMs: 250, what: 'Weft programs attached to the meshed client' });
 
   return {
     placement,

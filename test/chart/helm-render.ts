@@ -2,8 +2,8 @@
 // what it renders into plain objects, so tests look at exactly what `helm install` would send.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { repoRoot } from '../support/repo-root.js';
+import { parseManifests } from '../kit/index.js';
 
 export const chartDir = join(repoRoot, 'charts', 'weft');
 const helmScript = join(repoRoot, 'scripts', 'helm.sh');
@@ -55,24 +55,10 @@ export function templateArgs(options: RenderOptions = {}): string[] {
 export async function renderChart(options: RenderOptions = {}): Promise<KubeObject[]> {
   const result = await runHelm(templateArgs(options));
   if (result.exitCode !== 0) throw new Error(`helm template failed (exit ${result.exitCode}): ${result.stderr}`);
-  return parseManifests(result.stdout);
+  return parseManifests<KubeObject>(result.stdout);
 }
 
-export function parseManifests(text: string): KubeObject[] {
-  const objects: KubeObject[] = [];
-  for (const document of parseAllDocuments(text)) {
-    if (document.errors.length > 0) throw new Error(`rendered YAML does not parse: ${document.errors[0]!.message}`);
-    const value: unknown = document.toJS();
-    if (value === null || value === undefined) continue;
-    if (typeof value !== 'object' || Array.isArray(value)) throw new Error(`rendered document is not an object: ${JSON.stringify(value).slice(0, 200)}`);
-    const object = value as KubeObject;
-    if (typeof object.apiVersion !== 'string' || typeof object.kind !== 'string' || typeof object.metadata?.name !== 'string') {
-      throw new Error(`rendered object lacks apiVersion, kind or metadata.name: ${JSON.stringify(value).slice(0, 200)}`);
-    }
-    objects.push(object);
-  }
-  return objects;
-}
+export { parseManifests };
 
 /** The one object of this kind and name; fails clearly when it is missing or repeated. */
 export function findObject<T = any>(objects: readonly KubeObject[], kind: string, name: string): T {

@@ -11,6 +11,7 @@ import { uniqueName } from '../support/unique-name.js';
 import { waitFor } from '../support/wait-for.js';
 import { repoRoot } from '../support/repo-root.js';
 import { BedFixture, e2eBedMode } from './bed-fixture.js';
+import { attachedWeftPrograms } from '../support/attached-programs.js';
 
 const ns = uniqueName('lifecycle');
 let bed: BedFixture;
@@ -21,12 +22,6 @@ let pinDir: string;
 interface EchoAnswer {
   peer: string;
   headers: Record<string, string>;
-}
-
-function attachedWeftPrograms(cgroup: string): string[] {
-  const out = execFileSync('bpftool', ['-j', 'cgroup', 'show', cgroup], { encoding: 'utf8' });
-  const progs = JSON.parse(out.trim() || '[]') as { name: string; attach_type: string }[];
-  return progs.filter((p) => p.name.startsWith('weft_')).map((p) => `${p.attach_type}:${p.name}`).sort();
 }
 
 async function call(path: string): Promise<EchoAnswer> {

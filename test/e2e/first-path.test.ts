@@ -5,13 +5,13 @@
 // opaque TCP, no endpoints and malformed requests behave.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { stringify as stringifyYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { uniqueName } from '../support/unique-name.js';
 import { waitFor } from '../support/wait-for.js';
 import { BedFixture, sumMetric } from './bed-fixture.js';
+import { attachedWeftPrograms } from '../support/attached-programs.js';
 
 const meshNs = uniqueName('mesh');
 const plainNs = uniqueName('plain');
@@ -19,12 +19,6 @@ const requestsMetric = 'weft_requests_total';
 let bed: BedFixture;
 let clusterIP: string;
 let nodeIps: Record<string, string>;
-
-function attachedWeftPrograms(cgroup: string): string[] {
-  const out = execFileSync('bpftool', ['-j', 'cgroup', 'show', cgroup], { encoding: 'utf8' });
-  const progs = JSON.parse(out.trim() || '[]') as { name: string; attach_type: string }[];
-  return progs.filter((p) => p.name.startsWith('weft_')).map((p) => `${p.attach_type}:${p.name}`).sort();
-}
 
 async function podCgroup(namespace: string, name: string): Promise<string> {
   const pod = (await bed.status()).pods.find((p) => p.namespace === namespace && p.name === name);

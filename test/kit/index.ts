@@ -6,3 +6,4 @@ export { bedOk, runBedCli, type CliResult } from './bed/bed-cli-runner.js';
 export type { BedStatus } from './bed/commands/status.js';
 export { bedPrefix, bridgeNetnsName } from './bed/bed-naming.js';
 export { removeCgroupTree } from './bed/cgroup-ops.js';
+export { parseManifests } from './bed/chart-install.js';

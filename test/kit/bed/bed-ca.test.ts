@@ -4,11 +4,9 @@
 // settings; `--no-ca` runs none of it; `down` stops the agents before the CA and leaves nothing.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { makeTempDir, type TempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
 import { bedOk, runBedCli } from './bed-cli-runner.js';
@@ -16,19 +14,13 @@ import { bedCgroupRoot, bedPrefix, CGROUP_V2_ROOT, nodeCgroupRoot } from './bed-
 import { listNetns, netnsInode } from './netns-ops.js';
 import { isAlive } from './bed-processes.js';
 import type { BedStatus } from './commands/status.js';
+import { kubectl } from '../kubectl.js';
 
-const execFileAsync = promisify(execFile);
 const NODE_IPS: Record<string, string> = { 'node-1': '10.240.0.11', 'node-2': '10.240.0.12' };
 const CA_ADDRESS = '10.240.0.11:15012';
 
 async function status(state: string): Promise<BedStatus> {
   return JSON.parse(await bedOk(state, ['status'])) as BedStatus;
-}
-
-async function kubectl(kubeconfig: string, args: string[], input?: string): Promise<string> {
-  const child = execFileAsync('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: 30_000 });
-  if (input !== undefined) child.child.stdin?.end(input);
-  return (await child).stdout;
 }
 
 async function environOf(pid: number): Promise<Map<string, string>> {

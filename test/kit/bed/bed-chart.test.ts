@@ -6,11 +6,9 @@
 // CA Service address all as the chart renders them).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { stringify as stringifyYaml } from 'yaml';
 import type { V1Pod } from '@kubernetes/client-node';
 import { bedOk, runBedCli } from './bed-cli-runner.js';
@@ -19,18 +17,16 @@ import { makeTempDir, type TempDir } from '../../support/temp-dir.js';
 import { uniqueName } from '../../support/unique-name.js';
 import { waitFor } from '../../support/wait-for.js';
 import { repoRoot } from '../../support/repo-root.js';
+import { kubectl as runKubectl } from '../kubectl.js';
 
-const execFileAsync = promisify(execFile);
 const echoServer = join(repoRoot, 'dist', 'test', 'e2e', 'fixtures', 'echo-server.js');
 const ns = uniqueName('chart');
 const clientSa = 'caller';
 let dir: TempDir;
 let status: BedStatus;
 
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const child = execFileAsync('kubectl', ['--kubeconfig', join(dir.path, 'kubeconfig'), ...args], { timeout: 60_000 });
-  if (input !== undefined) child.child.stdin?.end(input);
-  return (await child).stdout;
+function kubectl(args: string[], input?: string): Promise<string> {
+  return runKubectl(join(dir.path, 'kubeconfig'), [...args], input);
 }
 
 /** The effective capabilities of a process, as the hex mask /proc shows. */

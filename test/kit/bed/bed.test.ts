@@ -20,17 +20,12 @@ import { isAlive } from './bed-processes.js';
 import type { BedStatus } from './commands/status.js';
 import { startApiServer } from '../apiserver/server.js';
 import type { BedRecord } from './bed-state.js';
+import { kubectl } from '../kubectl.js';
 
 const execFileAsync = promisify(execFile);
 
 async function status(state: string): Promise<BedStatus> {
   return JSON.parse(await bedOk(state, ['status'])) as BedStatus;
-}
-
-async function kubectl(kubeconfig: string, args: string[], input?: string): Promise<string> {
-  const child = execFileAsync('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: 30_000 });
-  if (input !== undefined) child.child.stdin?.end(input);
-  return (await child).stdout;
 }
 
 async function prefixedNetns(prefix: string): Promise<string[]> {

@@ -28,17 +28,22 @@ export async function renderChart(valuesFile: string | null, chartDir = CHART_DI
   return (await runHostCommand(HELM, args, { timeoutMs: 120_000 })).stdout;
 }
 
-/** The objects of a YAML stream (empty documents, as helm leaves for disabled templates, skipped). */
-export function parseManifests(text: string): RenderedObject[] {
-  const objects: RenderedObject[] = [];
+/**
+ * The objects of a YAML stream (empty documents, as helm leaves for disabled templates,
+ * skipped); a document that is not an object with apiVersion, kind and metadata.name is an error.
+ */
+export function parseManifests<T extends RenderedObject = RenderedObject>(text: string): T[] {
+  const objects: T[] = [];
   for (const doc of parseAllDocuments(text)) {
-    if (doc.errors.length > 0) throw new Error(`rendered chart is not valid YAML: ${doc.errors[0]!.message}`);
-    const value = doc.toJS() as RenderedObject | null;
+    if (doc.errors.length > 0) throw new Error(`rendered YAML does not parse: ${doc.errors[0]!.message}`);
+    const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
-    if (typeof value !== 'object' || !value.kind || !value.apiVersion || !value.metadata?.name) {
-      throw new Error(`rendered chart has a document without apiVersion, kind and metadata.name: ${JSON.stringify(value).slice(0, 200)}`);
+    if (typeof value !== 'object' || Array.isArray(value)) throw new Error(`rendered document is not an object: ${JSON.stringify(value).slice(0, 200)}`);
+    const object = value as T;
+    if (typeof object.apiVersion !== 'string' || typeof object.kind !== 'string' || typeof object.metadata?.name !== 'string') {
+      throw new Error(`rendered object lacks apiVersion, kind or metadata.name: ${JSON.stringify(value).slice(0, 200)}`);
     }
-    objects.push(value);
+    objects.push(object);
   }
   return objects;
 }

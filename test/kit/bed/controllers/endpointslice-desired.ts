@@ -11,6 +11,7 @@ import type {
   V1Service,
   V1ServicePort,
 } from '@kubernetes/client-node';
+import { hasReadyCondition } from '../pod-conditions.js';
 
 export const serviceNameLabel = 'kubernetes.io/service-name';
 export const managedByLabel = 'endpointslice.kubernetes.io/managed-by';
@@ -185,7 +186,7 @@ function podEndpoint(
   service: V1Service,
   nodeByName: (name: string) => V1Node | undefined,
 ): V1Endpoint {
-  const serving = isPodReady(pod);
+  const serving = hasReadyCondition(pod);
   const terminating = Boolean(pod.metadata?.deletionTimestamp);
   const ready = service.spec?.publishNotReadyAddresses === true || (serving && !terminating);
   const endpoint: V1Endpoint = {
@@ -209,9 +210,6 @@ function podEndpoint(
   return endpoint;
 }
 
-function isPodReady(pod: V1Pod): boolean {
-  return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-}
 
 function ipv4Addresses(pod: V1Pod): string[] {
   const ips = (pod.status?.podIPs ?? []).map((entry) => entry.ip);

@@ -17,6 +17,7 @@ import { uniqueName } from '../../../support/unique-name.js';
 import { waitFor } from '../../../support/wait-for.js';
 import { DAEMONSET_HASH_LABEL, WorkloadController, isPodReady } from './workload-controller.js';
 import { RestartingInformer } from '../../../../agent/src/k8s/restarting-informer.js';
+import { kubectl as runKubectl } from '../../kubectl.js';
 
 const execFileAsync = promisify(execFile);
 const ns = uniqueName('workloads');
@@ -25,10 +26,8 @@ let controller: WorkloadController | undefined;
 /** What the controller logged, for the decisions it only logs. */
 const controllerLog: { msg: string; fields?: object }[] = [];
 
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const child = execFileAsync('kubectl', ['--kubeconfig', join(dir.path, 'kubeconfig'), '-n', ns, ...args], { timeout: 60_000 });
-  if (input !== undefined) child.child.stdin?.end(input);
-  return (await child).stdout;
+function kubectl(args: string[], input?: string): Promise<string> {
+  return runKubectl(join(dir.path, 'kubeconfig'), ['-n', ns, ...args], input);
 }
 
 async function pods(selector: string): Promise<V1Pod[]> {

@@ -31,6 +31,7 @@ import {
 import { KeyedWorkQueue } from './keyed-work-queue.js';
 import { RestartingInformer } from '../../../../agent/src/k8s/restarting-informer.js';
 import { retryOnConflict } from '../kube-client.js';
+import { hasReadyCondition } from '../pod-conditions.js';
 
 export type WorkloadControllerLog = (msg: string, fields?: object) => void;
 
@@ -55,8 +56,9 @@ export function templateHash(template: V1PodTemplateSpec | undefined): string {
   return hash;
 }
 
+/** Ready and not being deleted: counts toward a rollout's available pods. */
 export function isPodReady(pod: V1Pod): boolean {
-  return !pod.metadata?.deletionTimestamp && (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  return !pod.metadata?.deletionTimestamp && hasReadyCondition(pod);
 }
 
 function isNodeReady(node: V1Node): boolean {

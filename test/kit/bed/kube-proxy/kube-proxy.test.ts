@@ -16,14 +16,9 @@ import { bedOk, runBedCli } from '../bed-cli-runner.js';
 import { bedPrefix } from '../bed-naming.js';
 import { listNetns } from '../netns-ops.js';
 import { KUBE_PROXY_TABLE } from './nft-ruleset.js';
+import { kubectl } from '../../kubectl.js';
 
 const execFileAsync = promisify(execFile);
-
-async function kubectl(kubeconfig: string, args: string[], input?: string): Promise<string> {
-  const child = execFileAsync('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: 30_000 });
-  if (input !== undefined) child.child.stdin?.end(input);
-  return (await child).stdout;
-}
 
 /** Table names of the root namespace's nftables (iptables-nft tables show up here too). */
 async function rootNftTables(): Promise<string> {

@@ -6,11 +6,9 @@
 // in PATH; liveness probes; and nothing of it on the host (/run/secrets, mounts).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { stringify as stringifyYaml } from 'yaml';
 import { bedOk } from '../bed-cli-runner.js';
 import { makeTempDir, type TempDir } from '../../../support/temp-dir.js';
@@ -18,18 +16,16 @@ import { uniqueName } from '../../../support/unique-name.js';
 import { waitFor } from '../../../support/wait-for.js';
 import type { BedStatus } from '../commands/status.js';
 import { nodeBpffsDir, bedPrefix } from '../bed-naming.js';
+import { kubectl as runKubectl } from '../../kubectl.js';
 
-const execFileAsync = promisify(execFile);
 const ns = uniqueName('kubelet');
 const audience = 'weft-test-audience';
 let dir: TempDir;
 let status: BedStatus;
 let hadRunSecrets: boolean;
 
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const child = execFileAsync('kubectl', ['--kubeconfig', join(dir.path, 'kubeconfig'), ...args], { timeout: 60_000 });
-  if (input !== undefined) child.child.stdin?.end(input);
-  return (await child).stdout;
+function kubectl(args: string[], input?: string): Promise<string> {
+  return runKubectl(join(dir.path, 'kubeconfig'), [...args], input);
 }
 
 /** The pod's log once it holds `lines` lines (the pods print their findings and then sleep). */
