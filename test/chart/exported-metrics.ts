@@ -1,43 +1,41 @@
-// The metrics the agent really exports, read out of its source (agent/src/metrics/*.ts: every
-// `new Counter|Gauge|Histogram({ name: 'weft_...', labelNames: ... })`), so renaming a metric or
-// a label there fails the chart's tests until its alerts and dashboard follow.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { repoRoot } from '../support/repo-root.js';
+// The metrics the agent really exports, read from a live registry holding every metric class of
+// agent/src/metrics (the control thread's and a proxy worker's), so renaming a metric or a
+// label there fails the chart's tests until its alerts and dashboard follow.
+import type { Registry } from 'prom-client';
+import { AgentMetrics } from '../../agent/src/metrics/agent-metrics.js';
+import { HandshakeMetrics } from '../../agent/src/metrics/handshake-metrics.js';
+import { IdentityMetrics } from '../../agent/src/metrics/identity-metrics.js';
+import { createMetricsRegistry } from '../../agent/src/metrics/metrics-registry.js';
+import { ProxyMetrics } from '../../agent/src/metrics/proxy-metrics.js';
+import { SnapshotMetrics } from '../../agent/src/metrics/snapshot-metrics.js';
 
 export interface ExportedMetric {
   name: string;
   type: 'Counter' | 'Gauge' | 'Histogram' | 'Summary';
-  /** Label names from `labelNames` (an inline array or a `const X = [...]` of the same file). */
   labels: string[];
 }
 
-function stringsIn(arrayText: string): string[] {
-  return [...arrayText.matchAll(/'([^']*)'|"([^"]*)"/g)].map((m) => m[1] ?? m[2]!);
+/** A registry as a node's /metrics page has it (process metrics aside). */
+export function liveAgentRegistry(): Registry {
+  const registry = createMetricsRegistry({ processMetrics: false });
+  new AgentMetrics(registry);
+  new IdentityMetrics(registry);
+  const proxy = new ProxyMetrics(registry, { reporter: 'source' });
+  new ProxyMetrics(proxy, { reporter: 'destination', connectionSecurityPolicy: 'mutual_tls' });
+  new HandshakeMetrics(registry);
+  new SnapshotMetrics(registry);
+  return registry;
 }
 
-function labelNames(declaration: string, source: string, where: string): string[] {
-  const labels = /labelNames:\s*(\[[^\]]*\]|[A-Za-z_]\w*)/.exec(declaration)?.[1];
-  if (labels === undefined) return [];
-  if (labels.startsWith('[')) return stringsIn(labels);
-  const constant = new RegExp(`const ${labels}\\b[^=]*=\\s*(\\[[^\\]]*\\])`).exec(source);
-  if (!constant) throw new Error(`${where}: labelNames refers to ${labels}, which is not a const array in the same file`);
-  return stringsIn(constant[1]!);
-}
+const TYPES: Record<string, ExportedMetric['type']> = { counter: 'Counter', gauge: 'Gauge', histogram: 'Histogram', summary: 'Summary' };
 
-export function exportedMetrics(): ExportedMetric[] {
-  const dir = join(repoRoot, 'agent', 'src', 'metrics');
-  const metrics: ExportedMetric[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
-    const source = readFileSync(join(dir, file), 'utf8');
-    for (const match of source.matchAll(/new (Counter|Gauge|Histogram|Summary|CounterCells|HistogramCells)\b[^{]*\{\s*name:\s*'([a-zA-Z_:][a-zA-Z0-9_:]*)'/g)) {
-      // The declaration runs to the constructor's closing `});`.
-      const end = source.indexOf('});', match.index);
-      const declaration = source.slice(match.index, end === -1 ? undefined : end);
-      metrics.push({ type: match[1]!.replace(/Cells$/, '') as ExportedMetric['type'], name: match[2]!, labels: labelNames(declaration, source, `${file} ${match[2]}`) });
-    }
-  }
-  return metrics;
+export function exportedMetrics(registry: Registry = liveAgentRegistry()): ExportedMetric[] {
+  return registry.getMetricsAsArray().map((metric) => {
+    const { name, type, labelNames } = metric as unknown as { name: string; type: string; labelNames?: readonly string[] };
+    const known = TYPES[type];
+    if (known === undefined) throw new Error(`metric ${name} has an unknown type ${type}`);
+    return { name, type: known, labels: [...(labelNames ?? [])] };
+  });
 }
 
 /** Every series name Prometheus stores for these metrics (histograms add _bucket, _sum, _count), with its labels. */

@@ -42,6 +42,7 @@ class CounterSeries<L extends string> implements CounterCell {
 export class CounterCells<L extends string> {
   readonly name: string;
   readonly help: string;
+  readonly labelNames: readonly L[];
   readonly type = 'counter';
   readonly aggregator = 'sum';
   private readonly cells: CounterSeries<L>[] = [];
@@ -49,6 +50,7 @@ export class CounterCells<L extends string> {
   constructor(private readonly options: Options<L> & { collect?: () => void }) {
     this.name = options.name;
     this.help = options.help;
+    this.labelNames = options.labelNames;
     for (const registry of options.registers) registry.registerMetric(this as unknown as Metric<string>);
   }
 
@@ -96,6 +98,7 @@ class HistogramSeries<L extends string> implements HistogramCell {
 export class HistogramCells<L extends string> {
   readonly name: string;
   readonly help: string;
+  readonly labelNames: readonly L[];
   readonly type = 'histogram';
   readonly aggregator = 'sum';
   private readonly bounds: readonly number[];
@@ -104,6 +107,7 @@ export class HistogramCells<L extends string> {
   constructor(options: Options<L> & { buckets: readonly number[] }) {
     this.name = options.name;
     this.help = options.help;
+    this.labelNames = options.labelNames;
     this.bounds = [...options.buckets].sort((a, b) => a - b);
     for (const registry of options.registers) registry.registerMetric(this as unknown as Metric<string>);
   }
