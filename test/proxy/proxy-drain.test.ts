@@ -10,7 +10,7 @@ import pino from 'pino';
 import { OutboundProxy } from '../../agent/src/proxy/outbound-proxy.js';
 import { ProxyMetrics } from '../../agent/src/metrics/proxy-metrics.js';
 import { createMetricsRegistry } from '../../agent/src/metrics/metrics-registry.js';
-import { listenerCount, otherListenerCount } from '../../agent/src/net/listening-sockets.js';
+import { countOtherListeners, listenerCount } from '../../agent/src/net/listening-sockets.js';
 import { waitFor } from '../support/wait-for.js';
 import { EchoServer, HttpBackend, OriginalDestinations, buildSnapshot, pod, readUntil, reserveClientPort } from './proxy-harness.js';
 
@@ -168,7 +168,7 @@ describe('listening sockets of the namespace', () => {
     assert.equal(listenerCount('10.0.0.1', 15000, table), 1, 'a wildcard listener serves every address');
     assert.equal(listenerCount('127.0.0.2', 15001, table), 0, 'an established socket is not a listener');
     assert.equal(listenerCount('127.0.0.1', 15002, table), 0);
-    assert.equal(otherListenerCount('127.0.0.1', 15001, table, new Set(['1'])), 1, 'a listener whose inode this process holds is its own');
-    assert.equal(otherListenerCount('127.0.0.1', 15001, table, new Set(['1', '4'])), 0);
+    assert.equal(countOtherListeners('127.0.0.1', 15001, table, new Set(['1'])), 1, 'a listener whose inode this process holds is its own');
+    assert.equal(countOtherListeners('127.0.0.1', 15001, table, new Set(['1', '4'])), 0);
   });
 });

@@ -12,13 +12,21 @@ export function listenerCount(ip4: string, port: number, table = readFileSync('/
   return listenerInodes(ip4, port, table).length;
 }
 
-/** Like listenerCount, without the listeners this process holds. */
-export function otherListenerCount(
-  ip4: string,
-  port: number,
-  table = readFileSync('/proc/net/tcp', 'utf8'),
-  own: ReadonlySet<string> = ownSocketInodes(),
-): number {
+/**
+ * Like listenerCount, without the listeners this process holds. This process's sockets are
+ * read before and after the table: a listener of ours that closes or opens meanwhile (a
+ * worker's drain ends, a replacement worker listens) is in one of the two reads, so it is
+ * never taken for another process's.
+ */
+export function otherListenerCount(ip4: string, port: number): number {
+  const before = ownSocketInodes();
+  const table = readFileSync('/proc/net/tcp', 'utf8');
+  const after = ownSocketInodes();
+  return countOtherListeners(ip4, port, table, new Set([...before, ...after]));
+}
+
+/** Listeners on ip4:port in a /proc/net/tcp table whose inode is not in `own`. */
+export function countOtherListeners(ip4: string, port: number, table: string, own: ReadonlySet<string>): number {
   return listenerInodes(ip4, port, table).filter((inode) => !own.has(inode)).length;
 }
 

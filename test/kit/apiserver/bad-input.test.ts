@@ -10,6 +10,7 @@ import type { TempDir } from '../../support/temp-dir.js';
 import { uniqueName } from '../../support/unique-name.js';
 import { apiRequest } from './test-client.js';
 import type { RequestOptions } from './test-client.js';
+import { formatMicroTime } from './micro-time.js';
 
 describe('bad input', () => {
   let dir: TempDir;
@@ -48,6 +49,24 @@ describe('bad input', () => {
     await expectStatus('POST', pods(), { body: 'kind: Pod\nmetadata: [unclosed', contentType: 'application/yaml' }, 400, 'BadRequest', /error converting YAML to JSON/);
     await expectStatus('POST', pods(), { body: '[1,2]' }, 400, 'BadRequest', /cannot unmarshal array/);
     await expectStatus('POST', pods(), { body: '' }, 400, 'BadRequest', /unexpected end of JSON input/);
+  });
+
+  test('a MicroTime without six fractional digits is refused as a real server decodes it (400, Go\'s parse error)', async () => {
+    const leases = `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`;
+    const lease = (name: string, renewTime: string) => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name }, spec: { holderIdentity: 'node-1', renewTime } });
+    // The exact message a kube-apiserver 1.26 gave for the bed's first Lease (milliseconds, as toISOString() writes).
+    const refused = await expectStatus('POST', leases, { body: lease('millis', '2026-12-03T06:42:23.493Z') }, 400, 'BadRequest', /cannot be handled/);
+    assert.equal(refused.message,
+      'Lease in version "v1" cannot be handled as a Lease: parsing time "2026-12-03T06:42:23.493Z" as "2006-01-02T15:04:05.000000Z07:00": cannot parse ".493Z" as ".000000"');
+    await expectStatus('POST', leases, { body: lease('seconds', '2026-12-03T06:42:23Z') }, 400, 'BadRequest', /cannot parse "Z" as "\.000000"/);
+    await expectStatus('POST', leases, { body: lease('nanos', '2026-12-03T06:42:23.493000001Z') }, 400, 'BadRequest', /cannot parse "001Z" as "Z07:00"/);
+    assert.equal((await apiRequest(server, 'GET', `${leases}/millis`)).status, 404, 'nothing was stored');
+    const created = await apiRequest(server, 'POST', leases, { body: lease('micros', formatMicroTime(new Date('2026-12-03T06:42:23.493Z'))) });
+    assert.equal(created.status, 201, created.text);
+    assert.equal(created.json.spec.renewTime, '2026-12-03T06:42:23.493000Z');
+    const update = { ...created.json, spec: { ...created.json.spec, acquireTime: '2026-12-03T06:42:23+01:00' } };
+    await expectStatus('PUT', `${leases}/micros`, { body: update }, 400, 'BadRequest', /cannot parse "\+01:00" as "\.000000"/);
+    assert.equal((await apiRequest(server, 'GET', `${leases}/micros`)).json.spec.acquireTime, undefined, 'the refused update changed nothing');
   });
 
   test('YAML bodies are accepted', async () => {

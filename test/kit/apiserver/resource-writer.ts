@@ -254,6 +254,10 @@ export class ResourceWriter {
       ({ object, unknownFields } = pruneAndDefault(obj, d.custom.schema));
     } else {
       const pruned = this.builtinPruner.prune(d.group, d.version, d.kind, obj as Record<string, unknown>);
+      // A value the typed struct cannot hold fails the decoding itself, whatever fieldValidation says.
+      if (pruned.decodeErrors.length > 0) {
+        throw statusErrors.badRequest(`${d.kind} in version "${d.version}" cannot be handled as a ${d.kind}: ${pruned.decodeErrors[0]}`);
+      }
       object = pruned.object as KubeObject;
       unknownFields = pruned.unknownFields;
     }

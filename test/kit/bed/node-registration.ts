@@ -1,6 +1,6 @@
 // Registers the bed's nodes with the API server the way kubelet does: a Node object (labels,
 // podCIDR, addresses, Ready condition) and a Lease in kube-node-lease renewed every few seconds.
-import { CoreV1Api, CoordinationV1Api, type KubeConfig, type V1Node, type V1Lease } from '@kubernetes/client-node';
+import { CoreV1Api, CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Node, type V1Lease } from '@kubernetes/client-node';
 import { isConflict, isNotFound, retryOnConflict } from './kube-client.js';
 import type { NodePlan } from './node-plan.js';
 
@@ -124,7 +124,8 @@ export class NodeLeaseKeeper {
   }
 
   private async renew(nodeName: string): Promise<void> {
-    const spec = { holderIdentity: nodeName, leaseDurationSeconds: LEASE_DURATION_SECONDS, renewTime: new Date() };
+    // MicroTime: six fractional digits (V1MicroTime serializes so; a Date's milliseconds are refused).
+    const spec = { holderIdentity: nodeName, leaseDurationSeconds: LEASE_DURATION_SECONDS, renewTime: new V1MicroTime() };
     try {
       const lease = await this.leases.readNamespacedLease({ name: nodeName, namespace: NODE_LEASE_NAMESPACE });
       lease.spec = { ...lease.spec, ...spec };
