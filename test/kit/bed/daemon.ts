@@ -165,13 +165,15 @@ export class BedDaemon {
     await this.kubelet.start();
     this.log('kubelet watching pods');
 
+    // --no-controllers leaves the EndpointSlices to another control plane's controller manager
+    // (`up --kubeconfig`); kube-proxy is a node component and runs on every node either way, so
+    // pods outside the mesh reach ClusterIPs as on a real node.
     if (this.options.controllers) {
       this.controller = new EndpointSliceController(kubeConfig, (msg, fields) => this.log(msg, { subsys: 'endpointslice-controller', ...fields }));
       await this.controller.start();
-      // kube-proxy on every node, so pods outside the mesh reach ClusterIPs as on a real node.
-      this.kubeProxy = new BedKubeProxy({ kubeConfig, nodes: this.nodes, log: this.log });
-      await this.kubeProxy.start();
     }
+    this.kubeProxy = new BedKubeProxy({ kubeConfig, nodes: this.nodes, log: this.log });
+    await this.kubeProxy.start();
     if (this.options.fromChart) {
       await this.installChart(kubeConfig, this.options.fromChart.valuesFile);
     } else {

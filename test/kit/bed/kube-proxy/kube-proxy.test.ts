@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { stringify as stringifyYaml } from 'yaml';
 import { makeTempDir, type TempDir } from '../../../support/temp-dir.js';
 import { uniqueName } from '../../../support/unique-name.js';
 import { waitFor } from '../../../support/wait-for.js';
@@ -200,5 +201,57 @@ print(s.recv(2048).decode())`;
     const prefix = bedPrefix(state);
     assert.deepEqual((await listNetns()).filter((n) => n.startsWith(`${prefix}-`)), []);
     assert.equal(await rootNftTables(), rootTablesBefore);
+  });
+});
+
+// With a real control plane (`up --kubeconfig`), its controller manager writes the
+// EndpointSlices, so `--no-controllers` drops the bed's controller; kube-proxy is a node
+// component and keeps running: pods outside the mesh still reach ClusterIPs.
+describe('bed kube-proxy with --no-controllers (slices written by someone else)', { timeout: 300_000 }, () => {
+  let temp: TempDir;
+  let state: string;
+  const targetPort = 19000 + Math.floor(Math.random() * 1000);
+
+  before(async () => {
+    temp = await makeTempDir('kube-proxy-noctl');
+    state = join(temp.path, 'state');
+  });
+
+  after(async () => {
+    if (state) await runBedCli(state, ['down']);
+    await temp?.remove();
+  });
+
+  test('a hand-written EndpointSlice is served on the ClusterIP; the bed wrote none itself', async () => {
+    await bedOk(state, ['up', '--nodes', '1', '--no-agent', '--no-controllers']);
+    const kubeconfig = join(state, 'kubeconfig');
+    const namespace = uniqueName('noctl');
+    await kubectl(kubeconfig, ['create', 'namespace', namespace]);
+    const root = join(temp.path, 'web');
+    await mkdir(root);
+    await writeFile(join(root, 'whoami.txt'), 'web\n');
+    const webIp = (await bedOk(state, ['run', 'web', '-n', namespace, '--node', 'node-1', '--labels', 'app=web', '--port', String(targetPort), '--',
+      'python3', '-m', 'http.server', '--bind', '0.0.0.0', '--directory', root, String(targetPort)])).trim();
+    await bedOk(state, ['run', 'client', '-n', namespace, '--node', 'node-1', '--', 'sleep', '3600']);
+    // A selector Service the bed's controller would fill, and a selector-less one filled by hand.
+    const objects = [
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'selected', namespace }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort }] } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'manual', namespace }, spec: { ports: [{ name: 'http', port: 80, targetPort }] } },
+      {
+        apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+        metadata: { name: 'manual-1', namespace, labels: { 'kubernetes.io/service-name': 'manual', 'endpointslice.kubernetes.io/managed-by': 'test.weft.io' } },
+        addressType: 'IPv4', ports: [{ name: 'http', port: targetPort, protocol: 'TCP' }],
+        endpoints: [{ addresses: [webIp], conditions: { ready: true } }],
+      },
+    ];
+    await kubectl(kubeconfig, ['apply', '-f', '-'], objects.map((o) => stringifyYaml(o)).join('---\n'));
+    const manualIp = (await kubectl(kubeconfig, ['get', 'service', 'manual', '-n', namespace, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+    const answer = await waitFor(async () => {
+      const out = await runBedCli(state, ['exec', 'client', '-n', namespace, '--', 'curl', '-sS', '-m', '5', `http://${manualIp}/whoami.txt`]);
+      return out.code === 0 && out.stdout.trim();
+    }, { timeoutMs: 60_000, what: 'the hand-filled Service to answer on its ClusterIP' });
+    assert.equal(answer, 'web');
+    const slices = JSON.parse(await kubectl(kubeconfig, ['get', 'endpointslices', '-n', namespace, '-o', 'json'])) as { items: { metadata: { name: string } }[] };
+    assert.deepEqual(slices.items.map((s) => s.metadata.name), ['manual-1'], 'no controller wrote a slice for the selector Service');
   });
 });
