@@ -39,19 +39,29 @@ class CounterSeries<L extends string> implements CounterCell {
   }
 }
 
-export class CounterCells<L extends string> {
+/** What prom-client's Registry reads of a metric: its name, help, labels and a get() at scrape. */
+abstract class CellFamily<L extends string> {
   readonly name: string;
   readonly help: string;
   readonly labelNames: readonly L[];
-  readonly type = 'counter';
   readonly aggregator = 'sum';
-  private readonly cells: CounterSeries<L>[] = [];
 
-  constructor(private readonly options: Options<L> & { collect?: () => void }) {
+  constructor(options: Options<L>) {
     this.name = options.name;
     this.help = options.help;
     this.labelNames = options.labelNames;
     for (const registry of options.registers) registry.registerMetric(this as unknown as Metric<string>);
+  }
+
+  abstract get(): Promise<MetricJson>;
+}
+
+export class CounterCells<L extends string> extends CellFamily<L> {
+  readonly type = 'counter';
+  private readonly cells: CounterSeries<L>[] = [];
+
+  constructor(private readonly options: Options<L> & { collect?: () => void }) {
+    super(options);
   }
 
   /** A new series with these labels; keep it and call inc() on it. Call once per label set. */
@@ -95,21 +105,14 @@ class HistogramSeries<L extends string> implements HistogramCell {
   }
 }
 
-export class HistogramCells<L extends string> {
-  readonly name: string;
-  readonly help: string;
-  readonly labelNames: readonly L[];
+export class HistogramCells<L extends string> extends CellFamily<L> {
   readonly type = 'histogram';
-  readonly aggregator = 'sum';
   private readonly bounds: readonly number[];
   private readonly cells: HistogramSeries<L>[] = [];
 
   constructor(options: Options<L> & { buckets: readonly number[] }) {
-    this.name = options.name;
-    this.help = options.help;
-    this.labelNames = options.labelNames;
+    super(options);
     this.bounds = [...options.buckets].sort((a, b) => a - b);
-    for (const registry of options.registers) registry.registerMetric(this as unknown as Metric<string>);
   }
 
   /** A new series with these labels; keep it and call observe() on it. Call once per label set. */
