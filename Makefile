@@ -12,8 +12,8 @@ PRIVILEGED_TESTS = test/e2e/|test/bpf/|test/image/|test/workers/|test/kit/bed/be
 UNIT_TEST_FILES = $$(find test agent -name '*.test.ts' | sort | grep -Ev '$(PRIVILEGED_TESTS)' | sed 's|^|dist/|; s|\.ts$$|.js|')
 PRIVILEGED_TEST_FILES = $$(find test agent -name '*.test.ts' | sort | grep -E '$(PRIVILEGED_TESTS)' | sed 's|^|dist/|; s|\.ts$$|.js|')
 UNIT_TEST_FLAGS ?= --test-concurrency=4 --test-timeout=120000
-# As root, drop to nobody for the unit tests (HOME for tools that want one).
-AS_UNPRIVILEGED = $$( [ "$$(id -u)" = 0 ] && echo setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp )
+# As root, drop to nobody for the unit tests (scripts/as-unprivileged.sh).
+AS_UNPRIVILEGED = ./scripts/as-unprivileged.sh
 
 .PHONY: all setup build ts bpf dist test unit demo bench bench-scale fuzz down clean
 
