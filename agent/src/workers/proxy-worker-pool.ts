@@ -204,7 +204,6 @@ export class ProxyWorkerPool {
         ? null
         : { sessions: tunnels.reduce((n, t) => n + t.sessions, 0), sessionsOpened: tunnels.reduce((n, t) => n + t.sessionsOpened, 0) },
       inboundSessions: all.flatMap((s) => s.inboundSessions),
-      openClientConnections: all.reduce((n, s) => n + s.openClientConnections, 0),
     };
   }
 

@@ -1,8 +1,10 @@
 // One proxy worker: the data path of the node (outbound proxy, HBONE server and client) on its
 // own thread and event loop. It listens on the node's proxy and HBONE ports beside the other
 // workers (SO_REUSEPORT: the kernel spreads new connections over the group, no user-space
-// accept hop) and reads only what the control thread sends it: whole immutable snapshots and
-// credential sets. It never watches the API server and never loads programs or writes maps.
+// accept hop) and reads only what the control thread sends it: a snapshot, then deltas of it
+// (snapshot-delta.ts), and credential sets. It never watches the API server and never loads
+// programs; the one map it touches is weft_peer_dst, reading and deleting the entry of each
+// connection it accepted (see worker-protocol.ts, ProxyWorkerInit.peerDstMapFd).
 import type { Logger } from 'pino';
 import { OriginalDestinationTable } from '../bpf/original-destination.js';
 import { HboneConnector } from '../hbone/hbone-connector.js';
@@ -127,7 +129,6 @@ export class ProxyWorker {
     return {
       outboundTunnels: this.hboneConnector?.stats() ?? null,
       inboundSessions: this.hboneServer?.openSessions() ?? [],
-      openClientConnections: this.proxy.stats().openConnections,
     };
   }
 

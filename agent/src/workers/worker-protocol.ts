@@ -51,7 +51,6 @@ export type WorkerMetrics = RegistryJson;
 export interface WorkerStats {
   outboundTunnels: { sessions: number; sessionsOpened: number } | null;
   inboundSessions: { sourceIdentity: string; destinationIdentity: string; peerCertificateSerial: string }[];
-  openClientConnections: number;
 }
 
 export type ControlMessage =
