@@ -56,7 +56,9 @@ describe('answers compared with a real kube-apiserver', () => {
 
   before(async () => {
     dir = await makeTempDir('golden');
-    server = await startApiServer({ stateDir: join(dir.path, 'state') });
+    // The golden Pod (create-pod.json) was captured with the ServiceAccount admission plugin
+    // disabled: it has no kube-api-access volume (service-account-admission.test.ts covers it).
+    server = await startApiServer({ stateDir: join(dir.path, 'state'), serviceAccountAdmission: false });
     const created = await apiRequest(server, 'POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
     assert.equal(created.status, 201);
   });

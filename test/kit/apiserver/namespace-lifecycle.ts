@@ -1,5 +1,6 @@
 // What kube-controller-manager does for namespaces: a new namespace gets its `default`
-// ServiceAccount; a deleted (Terminating) namespace has all its objects deleted, and once it is
+// ServiceAccount and the `kube-root-ca.crt` ConfigMap with the API server's CA (the
+// root-ca-cert-publisher; pods' API access volumes read it); a deleted (Terminating) namespace has all its objects deleted, and once it is
 // empty its `kubernetes` finalizer is removed and the namespace itself goes.
 import type { ObjectStore, StoreEvent } from './store.js';
 import type { ResourceDescriptor, ResourceRegistry } from './resource-registry.js';
@@ -7,6 +8,8 @@ import { storageKeyOf } from './resource-registry.js';
 import type { ResourceWriter } from './resource-writer.js';
 import { ApiError } from './status-errors.js';
 import { ReconcileQueue } from './reconcile-queue.js';
+import type { KubeObject } from './kube-object.js';
+import { ROOT_CA_CONFIG_MAP } from './service-account-admission.js';
 
 const namespacesKey = storageKeyOf({ group: '', plural: 'namespaces' });
 
@@ -19,6 +22,8 @@ export class NamespaceLifecycle {
     private readonly registry: ResourceRegistry,
     private readonly writer: ResourceWriter,
     log: (msg: string, fields?: object) => void,
+    /** The API server's CA certificate, published to every namespace as `kube-root-ca.crt`. */
+    private readonly rootCaPem?: string,
   ) {
     this.queue = new ReconcileQueue((ns) => this.reconcile(ns), log);
     this.unsubscribe = store.subscribe((event) => this.onEvent(event));
@@ -57,6 +62,7 @@ export class NamespaceLifecycle {
     if (!ns) return;
     if (!ns.metadata.deletionTimestamp) {
       this.ensureDefaultServiceAccount(name);
+      this.ensureRootCaConfigMap(name);
       return;
     }
     let remaining = 0;
@@ -84,10 +90,27 @@ export class NamespaceLifecycle {
   }
 
   private ensureDefaultServiceAccount(namespace: string): void {
-    const d = this.descriptor('', 'serviceaccounts');
-    if (this.store.get(storageKeyOf(d), namespace, 'default')) return;
+    this.ensureObject(namespace, 'serviceaccounts', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } });
+  }
+
+  private ensureRootCaConfigMap(namespace: string): void {
+    if (this.rootCaPem === undefined) return;
+    this.ensureObject(namespace, 'configmaps', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: ROOT_CA_CONFIG_MAP,
+        annotations: { 'kubernetes.io/description': 'Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.' },
+      },
+      data: { 'ca.crt': this.rootCaPem },
+    });
+  }
+
+  private ensureObject(namespace: string, plural: string, object: KubeObject): void {
+    const d = this.descriptor('', plural);
+    if (this.store.get(storageKeyOf(d), namespace, object.metadata.name!)) return;
     try {
-      this.writer.create(d, namespace, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } });
+      this.writer.create(d, namespace, object);
     } catch (err) {
       // Lost a race with a client that created it, or the namespace began terminating: both fine.
       if (!(err instanceof ApiError) || (err.code !== 409 && err.code !== 403 && err.code !== 404)) throw err;

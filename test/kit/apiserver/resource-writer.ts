@@ -58,7 +58,8 @@ const namespacesRef = { group: '', plural: 'namespaces' };
 const nameAlphabet = 'bcdfghjklmnpqrstvwxz2456789';
 const crdCleanupFinalizer = 'customresourcecleanup.apiextensions.k8s.io';
 
-function randomSuffix(): string {
+/** Five characters of Kubernetes' name-suffix alphabet (generateName, kube-api-access-*). */
+export function randomSuffix(): string {
   let out = '';
   for (let i = 0; i < 5; i++) out += nameAlphabet[Math.floor(Math.random() * nameAlphabet.length)];
   return out;

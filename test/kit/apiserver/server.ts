@@ -26,6 +26,7 @@ import { CrdController } from './crd-controller.js';
 import { bootstrapObjects } from './bootstrap.js';
 import { ensureServiceAccountKey } from './service-account-key.js';
 import { ServiceAccountTokenAuthenticator, ServiceAccountTokens } from './service-account-tokens.js';
+import { ServiceAccountAdmission } from './service-account-admission.js';
 
 export interface ApiServerOptions {
   stateDir: string;
@@ -54,6 +55,11 @@ export interface ApiServerOptions {
   apiAudiences?: string[];
   /** Test-only: the clock tokens are issued and checked by (ms since the epoch); default Date.now. */
   tokenClock?: () => number;
+  /**
+   * The ServiceAccount admission plugin (the API access volume on new pods); default on, as in
+   * kube-apiserver. Off only to compare with answers captured with the plugin disabled.
+   */
+  serviceAccountAdmission?: boolean;
 }
 
 export interface ApiServerHandle {
@@ -100,7 +106,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const clusterIps = new ClusterIpAllocator(options.serviceCIDR ?? '10.96.0.0/16');
   const writer = new ResourceWriter(store, clusterIps);
   const watches = new WatchHub(store, options.bookmarkIntervalMs ?? 10_000, defaultWatchTimeoutSeconds);
-  const namespaces = new NamespaceLifecycle(store, registry, writer, log);
+  const namespaces = new NamespaceLifecycle(store, registry, writer, log, tls.caCertPem);
   const crds = new CrdController(store, registry, writer, log);
   bootstrapObjects(registry, writer);
 
@@ -118,6 +124,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     ...(options.extraAuthenticators ?? []),
   ]);
   // RBAC by default, with its escalation prevention on writes of roles and bindings.
+  if (options.serviceAccountAdmission ?? true) writer.addAdmission(new ServiceAccountAdmission(store));
   let authorizer = options.authorizer;
   if (authorizer === undefined) {
     const rbac = new RbacAuthorizer(store);

@@ -110,7 +110,8 @@ describe('watch', () => {
       cont = page.json.metadata.continue ?? '';
       if (!cont) break;
     }
-    assert.deepEqual(names, ['p0', 'p1', 'p2', 'p3', 'p4']);
+    // kube-root-ca.crt: every namespace has it (the root CA publisher), as on a real cluster.
+    assert.deepEqual(names, ['kube-root-ca.crt', 'p0', 'p1', 'p2', 'p3', 'p4']);
     const first = await apiRequest(small, 'GET', `/api/v1/namespaces/${pageNs}/configmaps?limit=2`);
     for (let i = 0; i < 5; i++) await apiRequest(small, 'POST', `/api/v1/namespaces/${pageNs}/configmaps`, { body: cm(`q${i}`) });
     const expired = await apiRequest(small, 'GET', `/api/v1/namespaces/${pageNs}/configmaps?limit=2&continue=${encodeURIComponent(first.json.metadata.continue)}`);

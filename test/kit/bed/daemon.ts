@@ -5,7 +5,7 @@
 // Weft Helm chart instead and lets its DaemonSet and Deployment run through the workload
 // controller and the kubelet, as on a real cluster. It exits on SIGTERM, leaving namespaces and cgroups for `down` to remove, so that one place knows
 // how to clean up - including after a crash.
-import { copyFile, mkdir, readFile, rename, symlink } from 'node:fs/promises';
+import { copyFile, mkdir, rename, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
@@ -157,7 +157,6 @@ export class BedDaemon {
       podsDir: this.paths.podsDir,
       podLogsDir: this.paths.podLogsDir,
       volumesDir: join(this.paths.runDir, 'kubelet'),
-      apiCaPem: await this.apiCaPem(kubeConfig),
       apiRelayPort: relayPort,
       onContainerProcess: (pod, container, pid) => this.onContainerProcess(pod, container, pid),
       log: this.log,
@@ -232,14 +231,6 @@ export class BedDaemon {
     const targetHost = url.hostname === 'localhost' ? '127.0.0.1' : url.hostname.replace(/^\[|\]$/g, '');
     this.relay = await startApiRelay(this.paths.relaySocket, targetHost, port);
     return port;
-  }
-
-  /** The API server's CA certificate from the kubeconfig (the ca.crt pods get); null when it has none. */
-  private async apiCaPem(kubeConfig: KubeConfig): Promise<string | null> {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (cluster?.caData) return Buffer.from(cluster.caData, 'base64').toString('utf8');
-    if (cluster?.caFile) return readFile(cluster.caFile, 'utf8');
-    return null;
   }
 
   /** The chart's agent and CA containers are what `status` reports as agentPid and ca.pid. */

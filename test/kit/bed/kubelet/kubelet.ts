@@ -21,7 +21,6 @@ export interface KubeletOptions {
   /** Pods' volume contents and the nodes' host-path directories. */
   volumesDir: string;
   /** The API server's CA certificate (ca.crt of every pod's API access volume); null: none. */
-  apiCaPem: string | null;
   /** Port of the API relay in each node namespace (127.0.0.1 and the node IP); null: none. */
   apiRelayPort: number | null;
   /** Told the pid of each container's main process when it starts, and null when it ends. */
@@ -96,7 +95,6 @@ export class BedKubelet {
       podsDir: this.options.podsDir,
       podLogsDir: this.options.podLogsDir,
       volumesDir: this.options.volumesDir,
-      apiCaPem: this.options.apiCaPem,
       apiRelayPort: this.options.apiRelayPort,
       onContainerProcess: this.options.onContainerProcess,
       log: this.options.log,

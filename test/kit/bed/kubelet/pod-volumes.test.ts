@@ -1,12 +1,15 @@
 // PodVolumes against a stand-in API client: where host paths land on a node, what a projected
-// volume writes, that its token is bound to the pod with the volume's audience and is rewritten
-// once 80% of its lifetime has passed, and the binds each container gets.
+// volume writes (the API server's kube-api-access volume included), that its token is bound to
+// the pod with the volume's audience and is rewritten once 80% of its lifetime has passed, the
+// binds each container gets, and that a ConfigMap that appears late is waited for.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
-import { PodVolumes, SERVICE_ACCOUNT_MOUNT_PATH, nodeHostPath } from './pod-volumes.js';
+import { ApiException } from '@kubernetes/client-node';
+import { PodVolumes, nodeHostPath } from './pod-volumes.js';
+import { SERVICE_ACCOUNT_MOUNT_PATH } from '../../apiserver/service-account-admission.js';
 import { planNodes, type NodePlan } from '../node-plan.js';
 import { makeTempDir, type TempDir } from '../../../support/temp-dir.js';
 import { waitFor } from '../../../support/wait-for.js';
@@ -18,7 +21,11 @@ let volumes: PodVolumes | undefined;
 
 interface TokenRequestSeen { name: string; namespace: string; audiences: string[]; expirationSeconds: number; boundPod: string }
 
-/** Answers TokenRequests with numbered tokens that live `lifetimeMs`, and one ConfigMap. */
+/** ConfigMaps the fake API does not have (yet): reading one is a 404. Counts the reads of each. */
+const missingConfigMaps = new Set<string>();
+const configMapReads = new Map<string, number>();
+
+/** Answers TokenRequests with numbered tokens that live `lifetimeMs`, and ConfigMaps (kube-root-ca.crt holds 'CA PEM'). */
 function fakeCore(lifetimeMs: number, seen: TokenRequestSeen[]): CoreV1Api {
   return {
     createNamespacedServiceAccountToken: async (request: { name: string; namespace: string; body: { spec: { audiences: string[]; expirationSeconds: number; boundObjectRef: { name: string; uid: string } } } }) => {
@@ -26,7 +33,11 @@ function fakeCore(lifetimeMs: number, seen: TokenRequestSeen[]): CoreV1Api {
       seen.push({ name: request.name, namespace: request.namespace, audiences: spec.audiences, expirationSeconds: spec.expirationSeconds, boundPod: `${spec.boundObjectRef.name}/${spec.boundObjectRef.uid}` });
       return { status: { token: `token-${seen.length}`, expirationTimestamp: new Date(Date.now() + lifetimeMs) } };
     },
-    readNamespacedConfigMap: async ({ name }: { name: string }) => ({ data: { 'settings.yaml': `from ${name}` } }),
+    readNamespacedConfigMap: async ({ name }: { name: string }) => {
+      configMapReads.set(name, (configMapReads.get(name) ?? 0) + 1);
+      if (missingConfigMaps.has(name)) throw new ApiException(404, 'Not Found', { reason: 'NotFound' }, {});
+      return name === 'kube-root-ca.crt' ? { data: { 'ca.crt': 'CA PEM' } } : { data: { 'settings.yaml': `from ${name}` } };
+    },
   } as unknown as CoreV1Api;
 }
 
@@ -40,12 +51,25 @@ const pod: V1Pod = {
         { name: 'ca-token', mountPath: '/var/run/secrets/weft/ca-token', readOnly: true },
         { name: 'bpffs', mountPath: '/sys/fs/bpf' },
         { name: 'config', mountPath: '/etc/weft' },
+        // As the API server's ServiceAccount admission adds it.
+        { name: 'kube-api-access-x7k2p', mountPath: SERVICE_ACCOUNT_MOUNT_PATH, readOnly: true },
       ],
     }],
     volumes: [
       { name: 'ca-token', projected: { sources: [{ serviceAccountToken: { audience: 'weft-ca', expirationSeconds: 3600, path: 'token' } }] } },
       { name: 'bpffs', hostPath: { path: '/sys/fs/bpf', type: 'DirectoryOrCreate' } },
       { name: 'config', configMap: { name: 'weft-config' } },
+      {
+        name: 'kube-api-access-x7k2p',
+        projected: {
+          defaultMode: 420,
+          sources: [
+            { serviceAccountToken: { expirationSeconds: 3607, path: 'token' } },
+            { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+            { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+          ],
+        },
+      },
     ],
   },
 };
@@ -70,7 +94,7 @@ test('host paths are the node\'s own', () => {
 
 test('a projected token is bound to the pod, has the volume\'s audience and is refreshed at 80% of its life', async () => {
   const seen: TokenRequestSeen[] = [];
-  volumes = new PodVolumes(pod, { core: fakeCore(2000, seen), node, podDir: join(dir.path, 'pod'), nodeHostPathDir: join(dir.path, 'hostpath'), apiCaPem: 'CA PEM', log: () => {} });
+  volumes = new PodVolumes(pod, { core: fakeCore(2000, seen), node, podDir: join(dir.path, 'pod'), nodeHostPathDir: join(dir.path, 'hostpath'), log: () => {} });
   await volumes.prepare();
   const mounts = await volumes.mountsFor(pod.spec!.containers[0]!);
   const tokenMount = mounts.find((m) => m.target === '/var/run/secrets/weft/ca-token')!;
@@ -94,11 +118,32 @@ test('a projected token is bound to the pod, has the volume\'s audience and is r
   volumes.stop();
 });
 
-test('automountServiceAccountToken: false means no API access volume; an unknown volume name is an error', async () => {
-  const quiet: V1Pod = { ...pod, spec: { ...pod.spec!, automountServiceAccountToken: false, volumes: [], containers: [{ name: 'c' }] } };
-  const plain = new PodVolumes(quiet, { core: fakeCore(60_000, []), node, podDir: join(dir.path, 'quiet'), nodeHostPathDir: join(dir.path, 'hostpath'), apiCaPem: 'CA PEM', log: () => {} });
+test('the kubelet adds no volume the pod does not name; an unknown volume name is an error', async () => {
+  const quiet: V1Pod = { ...pod, spec: { ...pod.spec!, volumes: [], containers: [{ name: 'c' }] } };
+  const plain = new PodVolumes(quiet, { core: fakeCore(60_000, []), node, podDir: join(dir.path, 'quiet'), nodeHostPathDir: join(dir.path, 'hostpath'), log: () => {} });
   await plain.prepare();
   assert.deepEqual(await plain.mountsFor({ name: 'c' }), []);
   await assert.rejects(plain.mountsFor({ name: 'c', volumeMounts: [{ name: 'missing', mountPath: '/x' }] }), /names no volume/);
   await plain.remove();
+});
+
+test('a ConfigMap that does not exist yet is waited for, as kubelet retries, not a failed pod', async () => {
+  missingConfigMaps.add('kube-root-ca.crt');
+  const late = new PodVolumes(pod, { core: fakeCore(60_000, []), node, podDir: join(dir.path, 'late'), nodeHostPathDir: join(dir.path, 'hostpath'), log: () => {} });
+  try {
+    const before = configMapReads.get('kube-root-ca.crt') ?? 0;
+    let settled = false;
+    const preparing = late.prepare().finally(() => (settled = true));
+    // It asked, found nothing, and asked again: still waiting.
+    await waitFor(() => (configMapReads.get('kube-root-ca.crt') ?? 0) >= before + 2, { what: 'the kubelet asking again for the missing ConfigMap' });
+    assert.equal(settled, false, 'the volume is not ready while its ConfigMap is missing');
+    missingConfigMaps.delete('kube-root-ca.crt');
+    await preparing;
+    const apiAccess = (await late.mountsFor(pod.spec!.containers[0]!)).find((m) => m.target === SERVICE_ACCOUNT_MOUNT_PATH)!;
+    assert.equal(await readFile(join(apiAccess.source, 'ca.crt'), 'utf8'), 'CA PEM');
+  } finally {
+    missingConfigMaps.clear();
+    late.stop();
+    await late.remove();
+  }
 });

@@ -6,9 +6,10 @@
 //  - configMap, secret, downwardAPI, emptyDir: the same, written once at pod start.
 //  - hostPath: the NODE's view of the host: /sys/fs/bpf is the node's bpffs dir, /sys/fs/cgroup the
 //    node's cgroup root, anything else a per-node directory under <run>/hostpath/<node>/.
-//  - the in-cluster API access every pod gets (what ServiceAccount admission adds as the
-//    kube-api-access volume): token (pod-bound, the API server's audiences), ca.crt, namespace at
-//    /var/run/secrets/kubernetes.io/serviceaccount, unless automountServiceAccountToken is false.
+// The in-cluster API access volume (kube-api-access-*) is an ordinary projected volume here: the
+// API server's ServiceAccount admission adds it to the pod, as a real one does. A ConfigMap a
+// volume needs that does not exist yet (a new namespace's kube-root-ca.crt appears shortly after
+// the namespace) is waited for, as kubelet retries, instead of failing the pod.
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
 import type { CoreV1Api, V1Container, V1DownwardAPIVolumeFile, V1KeyToPath, V1Pod, V1ServiceAccountTokenProjection, V1Volume } from '@kubernetes/client-node';
@@ -16,16 +17,15 @@ import type { NodePlan } from '../node-plan.js';
 import { isNotFound } from '../kube-client.js';
 import type { ContainerMount } from './container-mounts.js';
 
-export const SERVICE_ACCOUNT_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
-const API_ACCESS_VOLUME = 'kube-api-access-bed';
-/** kubelet's kube-api-access token lifetime (3607 s, so it is never mistaken for a default). */
-const API_ACCESS_TOKEN_SECONDS = 3607;
 const DEFAULT_TOKEN_SECONDS = 3600;
 const REFRESH_AT_FRACTION = 0.8;
 const REFRESH_RETRY_MS = 10_000;
 const MIN_REFRESH_DELAY_MS = 1000;
 /** A new namespace's default ServiceAccount is created right after it; wait that long for it. */
 const SERVICE_ACCOUNT_WAIT_MS = 10_000;
+/** How long a volume waits for a ConfigMap that does not exist yet before the pod fails. */
+const CONFIG_MAP_WAIT_MS = 60_000;
+const CONFIG_MAP_RETRY_MS = 250;
 const DEFAULT_FILE_MODE = 0o644;
 
 export interface PodVolumesContext {
@@ -35,8 +35,6 @@ export interface PodVolumesContext {
   podDir: string;
   /** The node's directory standing in for host paths other than bpffs and cgroup. */
   nodeHostPathDir: string;
-  /** The API server's CA certificate (ca.crt of the API access volume); null: no API access volume. */
-  apiCaPem: string | null;
   log: (msg: string, fields?: object) => void;
 }
 
@@ -94,11 +92,6 @@ export class PodVolumes {
     this.namespace = pod.metadata?.namespace ?? 'default';
   }
 
-  /** True when the pod gets the in-cluster API access volume. */
-  get hasApiAccess(): boolean {
-    return this.ctx.apiCaPem !== null && this.pod.spec?.automountServiceAccountToken !== false;
-  }
-
   /** Writes every volume's contents (and starts the token refreshers); throws on the first failure. */
   async prepare(): Promise<void> {
     await mkdir(this.ctx.podDir, { recursive: true, mode: 0o700 });
@@ -106,16 +99,9 @@ export class PodVolumes {
     for (const volume of this.pod.spec?.volumes ?? []) {
       this.volumes.set(volume.name, await this.prepareVolume(volume));
     }
-    if (this.hasApiAccess) {
-      const dir = this.volumeDir(API_ACCESS_VOLUME);
-      await this.writeProjectedToken(dir, 'token', { path: 'token', expirationSeconds: API_ACCESS_TOKEN_SECONDS }, DEFAULT_FILE_MODE);
-      await writeAtomically(join(dir, 'ca.crt'), this.ctx.apiCaPem!, DEFAULT_FILE_MODE);
-      await writeAtomically(join(dir, 'namespace'), this.namespace, DEFAULT_FILE_MODE);
-      this.volumes.set(API_ACCESS_VOLUME, { hostPath: dir, kind: 'dir' });
-    }
   }
 
-  /** The binds for one container: its volumeMounts, plus the API access volume unless it mounts that path itself. */
+  /** The binds for one container: its volumeMounts. */
   async mountsFor(container: V1Container): Promise<ContainerMount[]> {
     const mounts: ContainerMount[] = [];
     for (const mount of container.volumeMounts ?? []) {
@@ -129,10 +115,6 @@ export class PodVolumes {
         if (kind === 'dir') await mkdir(source, { recursive: true });
       }
       mounts.push({ source, target: mount.mountPath, readOnly: mount.readOnly === true, kind });
-    }
-    const apiAccess = this.volumes.get(API_ACCESS_VOLUME);
-    if (apiAccess && !mounts.some((m) => normalize(m.target) === SERVICE_ACCOUNT_MOUNT_PATH)) {
-      mounts.push({ source: apiAccess.hostPath, target: SERVICE_ACCOUNT_MOUNT_PATH, readOnly: true, kind: 'dir' });
     }
     return mounts;
   }
@@ -227,13 +209,21 @@ export class PodVolumes {
 
   private async writeConfigMap(dir: string, name: string, items: V1KeyToPath[] | undefined, optional: boolean, defaultMode: number | undefined): Promise<void> {
     let data: Record<string, string | Buffer>;
-    try {
-      const configMap = await this.ctx.core.readNamespacedConfigMap({ name, namespace: this.namespace });
-      data = { ...(configMap.data ?? {}) };
-      for (const [key, value] of Object.entries(configMap.binaryData ?? {})) data[key] = Buffer.from(value, 'base64');
-    } catch (err) {
-      if (isNotFound(err) && optional) return;
-      throw new Error(`ConfigMap ${this.namespace}/${name} for a volume: ${String(err)}`);
+    const deadline = Date.now() + CONFIG_MAP_WAIT_MS;
+    let logged = false;
+    for (;;) {
+      try {
+        const configMap = await this.ctx.core.readNamespacedConfigMap({ name, namespace: this.namespace });
+        data = { ...(configMap.data ?? {}) };
+        for (const [key, value] of Object.entries(configMap.binaryData ?? {})) data[key] = Buffer.from(value, 'base64');
+        break;
+      } catch (err) {
+        if (isNotFound(err) && optional) return;
+        if (!isNotFound(err) || Date.now() >= deadline) throw new Error(`ConfigMap ${this.namespace}/${name} for a volume: ${String(err)}`);
+        if (!logged) this.ctx.log('waiting for a ConfigMap a volume needs', { pod: `${this.namespace}/${this.pod.metadata?.name}`, configMap: name });
+        logged = true;
+        await new Promise((resolve) => setTimeout(resolve, CONFIG_MAP_RETRY_MS));
+      }
     }
     await this.writeKeys(dir, `ConfigMap ${name}`, data, items, defaultMode);
   }

@@ -44,7 +44,6 @@ export interface PodWorkerContext {
   /** Where pods' volume contents go (<dir>/<uid>/) and node host paths (<dir>/hostpath/<node>/). */
   volumesDir: string;
   /** The API server's CA certificate for the in-cluster API access volume; null: none. */
-  apiCaPem: string | null;
   /** Port of the node's API relay (127.0.0.1 in the node namespace, and the node IP); null: none. */
   apiRelayPort: number | null;
   /** Told the pid of each container's main process when it starts, and null when it ends. */
@@ -95,7 +94,6 @@ export class PodWorker {
       node: ctx.node,
       podDir: join(ctx.volumesDir, this.uid),
       nodeHostPathDir: join(ctx.volumesDir, 'hostpath', ctx.node.name),
-      apiCaPem: ctx.apiCaPem,
       log: ctx.log,
     });
     const qos = qosClassOf(pod.spec?.containers ?? []);
