@@ -70,7 +70,8 @@ describe('RestartingInformer', () => {
     relay.release();
     await started;
     assert.ok(informer.hasSynced());
-    assert.deepEqual(informer.list(namespace).map((cm) => cm.metadata?.name), ['present']);
+    // kube-root-ca.crt: every namespace has it (the root CA publisher), as on a real cluster.
+    assert.deepEqual(informer.list(namespace).map((cm) => cm.metadata?.name), ['kube-root-ca.crt', 'present']);
     assert.ok(logLines.includes('informer failed, restarting'));
   });
 
