@@ -3,12 +3,13 @@
 // clients inside them. Everything is named after the test and removed by cleanup(), also after
 // a failure. Needs root.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { uniqueName } from '../support/unique-name.js';
 import { waitFor } from '../support/wait-for.js';
 import { cgroup2MountPoint } from '../../agent/src/bpf/own-cgroup.js';
+import { removeCgroupTree } from '../kit/index.js';
 
 export class ConnectFailed extends Error {}
 
@@ -126,27 +127,11 @@ s.close()`;
   async cleanup(): Promise<void> {
     for (const child of this.children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await waitFor(() => this.children.every((c) => c.exitCode !== null || c.signalCode !== null), { what: 'test processes gone' });
-    if (existsSync(this.cgroupRoot)) removeCgroupTree(this.cgroupRoot);
+    await removeCgroupTree(this.cgroupRoot);
     try {
       sh('ip', ['netns', 'del', this.name]);
     } catch (err) {
       if (!/No such file/.test(String((err as { stderr?: unknown }).stderr ?? err))) throw err;
-    }
-  }
-}
-
-function removeCgroupTree(dir: string): void {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) removeCgroupTree(join(dir, entry.name));
-  }
-  for (let attempt = 0; ; attempt++) {
-    try {
-      rmdirSync(dir);
-      return;
-    } catch (err) {
-      // EBUSY while a killed process is still leaving the cgroup
-      if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || attempt > 200) throw err;
-      execFileSync('sleep', ['0.05']);
     }
   }
 }
