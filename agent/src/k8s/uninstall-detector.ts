@@ -71,14 +71,20 @@ export class UninstallDetector {
   /** True only when the DaemonSet is being deleted (uninstall). */
   async uninstalling(timeoutMs = 3000): Promise<boolean> {
     if (this.daemonSet === undefined) return false;
-    if (this.deletionSeen) return true;
     const namespace = this.pod.namespace;
+    // Every "uninstall" says why: taking redirection away is the one exit that changes the node.
+    const uninstall = (reason: string): true => {
+      this.log.info({ daemonSet: `${namespace}/${this.daemonSet}`, reason }, 'judged an uninstall');
+      return true;
+    };
+    if (this.deletionSeen) return uninstall('the watch saw the DaemonSet deleted');
     try {
       const daemonSet = await withTimeout(this.apps.readNamespacedDaemonSet({ namespace, name: this.daemonSet }), timeoutMs);
-      return daemonSet.metadata?.deletionTimestamp !== undefined;
+      return daemonSet.metadata?.deletionTimestamp !== undefined && uninstall('the DaemonSet has a deletionTimestamp');
     } catch (err) {
-      if (isApiStatus(err, 404) || isApiStatus(err, 401)) return true;
-      if (isApiStatus(err, 403) && this.daemonSetSeen) return true;
+      if (isApiStatus(err, 404)) return uninstall('GET of the DaemonSet: 404');
+      if (isApiStatus(err, 401)) return uninstall('GET of the DaemonSet: 401 (our service account is gone)');
+      if (isApiStatus(err, 403) && this.daemonSetSeen) return uninstall('GET of the DaemonSet: 403 after the watch had worked (our RBAC is gone)');
       this.log.warn({ err, daemonSet: `${namespace}/${this.daemonSet}` }, 'cannot tell whether the agent is being uninstalled; keeping redirection');
       return false;
     }
