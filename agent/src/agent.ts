@@ -155,7 +155,15 @@ export class Agent {
         },
         '/debug/identities': (_req, res) => {
           void (async () => {
-            const stats = await this.workers?.stats().catch(() => undefined);
+            let stats: Awaited<ReturnType<ProxyWorkerPool['stats']>> | undefined;
+            try {
+              stats = await this.workers?.stats();
+            } catch (err) {
+              // A worker failed to answer: say so instead of showing its tunnels as absent.
+              log.warn({ subsys: 'worker', err }, 'reading the proxy workers\' tunnel stats failed');
+              res.writeHead(503, { 'content-type': 'text/plain' }).end('the proxy workers did not answer; see the agent log\n');
+              return;
+            }
             res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
               trustDomain: config.trustDomain,
               ca: config.ca?.address ?? null,
