@@ -89,6 +89,17 @@ describe('UninstallDetector', () => {
     assert.equal(await detector.uninstalling(), true);
   });
 
+  test('a DaemonSet of the same name with another uid (uninstall, then install again) is not ours: uninstall', async () => {
+    const { namespace, pod, daemonSet } = await install();
+    const detector = await detectorFor(admin, namespace, pod);
+    const apps = admin.makeApiClient(AppsV1Api);
+    const old = await apps.readNamespacedDaemonSet({ namespace, name: daemonSet });
+    await apps.deleteNamespacedDaemonSet({ namespace, name: daemonSet });
+    const { metadata, spec } = old;
+    await apps.createNamespacedDaemonSet({ namespace, body: { metadata: { name: metadata!.name }, spec } });
+    assert.equal(await detector.uninstalling(), true);
+  });
+
   test('a pod without a DaemonSet owner never removes redirection', async () => {
     const { namespace, pod, daemonSet } = await install({ owned: false });
     const detector = await detectorFor(admin, namespace, pod);

@@ -3,10 +3,13 @@
 // take redirection away from the node's pods, while an upgrade or a restart must leave it in
 // place so traffic keeps its path. The agent watches its own DaemonSet from the start: helm
 // deletes the DaemonSet first and the garbage collector deletes its pods after that, so the
-// deletion is normally in the cache before SIGTERM arrives. If it is not, one GET settles it:
-// 404 means the DaemonSet is gone, 401 means our service account is gone, and 403 after the
+// deletion is normally in the cache before SIGTERM arrives. One GET at exit settles it either
+// way: 404, or a DaemonSet with another uid than our pod's owner, means ours is gone; a
+// deletionTimestamp means it is going; 401 means our service account is gone, and 403 after the
 // watch had worked means our RBAC binding is gone (helm deletes both in the same uninstall; an
-// upgrade never does). Anything else, or no DaemonSet owner at all, keeps redirection: removing
+// upgrade never does). The watch's evidence decides alone only when the GET gets no answer:
+// a rollout restart was once judged an uninstall, and the GET of our own, unchanged DaemonSet
+// is the stronger fact. Anything else, or no DaemonSet owner at all, keeps redirection: removing
 // it by mistake would drop enforced policy.
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1DaemonSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -17,6 +20,8 @@ export class UninstallDetector {
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
   private daemonSet: string | undefined;
+  /** The owner reference's uid: a DaemonSet of the same name with another uid is not ours. */
+  private daemonSetUid: string | undefined;
   private informer: RestartingInformer<V1DaemonSet> | undefined;
   private deletionSeen = false;
   /** The watch delivered the DaemonSet at least once: our RBAC allowed reading it. */
@@ -36,7 +41,9 @@ export class UninstallDetector {
     const { namespace, name } = this.pod;
     try {
       const pod = await this.core.readNamespacedPod({ namespace, name });
-      this.daemonSet = pod.metadata?.ownerReferences?.find((ref) => ref.kind === 'DaemonSet' && ref.controller)?.name;
+      const owner = pod.metadata?.ownerReferences?.find((ref) => ref.kind === 'DaemonSet' && ref.controller);
+      this.daemonSet = owner?.name;
+      this.daemonSetUid = owner?.uid;
     } catch (err) {
       this.log.warn({ err, pod: `${namespace}/${name}` }, 'cannot read the agent\'s own pod; redirection will be kept on exit');
       return;
@@ -56,11 +63,11 @@ export class UninstallDetector {
     });
     const note = (daemonSet: V1DaemonSet) => {
       this.daemonSetSeen = true;
-      if (daemonSet.metadata?.deletionTimestamp) this.deletionSeen = true;
+      if (daemonSet.metadata?.deletionTimestamp) this.noteDeletion('the watch saw a deletionTimestamp', daemonSet);
     };
     this.informer.on('add', note);
     this.informer.on('update', note);
-    this.informer.on('delete', () => (this.deletionSeen = true));
+    this.informer.on('delete', (daemonSet) => this.noteDeletion('the watch saw the DaemonSet deleted', daemonSet));
     try {
       await this.informer.start();
     } catch (err) {
@@ -68,23 +75,34 @@ export class UninstallDetector {
     }
   }
 
+  /** Logged when seen (with the object's uid and resourceVersion), so a wrong judgement can be traced. */
+  private noteDeletion(what: string, daemonSet: V1DaemonSet): void {
+    if (this.deletionSeen) return;
+    this.deletionSeen = true;
+    const meta = daemonSet.metadata;
+    this.log.info({ daemonSet: `${this.pod.namespace}/${this.daemonSet}`, uid: meta?.uid, resourceVersion: meta?.resourceVersion, ownerUid: this.daemonSetUid }, what);
+  }
+
   /** True only when the DaemonSet is being deleted (uninstall). */
   async uninstalling(timeoutMs = 3000): Promise<boolean> {
     if (this.daemonSet === undefined) return false;
     const namespace = this.pod.namespace;
-    // Every "uninstall" says why: taking redirection away is the one exit that changes the node.
-    const uninstall = (reason: string): true => {
-      this.log.info({ daemonSet: `${namespace}/${this.daemonSet}`, reason }, 'judged an uninstall');
-      return true;
+    // Every judgement says why: taking redirection away is the one exit that changes the node.
+    const judged = (uninstall: boolean, reason: string): boolean => {
+      this.log.info({ daemonSet: `${namespace}/${this.daemonSet}`, reason }, uninstall ? 'judged an uninstall' : 'judged a restart or an upgrade');
+      return uninstall;
     };
-    if (this.deletionSeen) return uninstall('the watch saw the DaemonSet deleted');
     try {
       const daemonSet = await withTimeout(this.apps.readNamespacedDaemonSet({ namespace, name: this.daemonSet }), timeoutMs);
-      return daemonSet.metadata?.deletionTimestamp !== undefined && uninstall('the DaemonSet has a deletionTimestamp');
+      const uid = daemonSet.metadata?.uid;
+      if (this.daemonSetUid !== undefined && uid !== this.daemonSetUid) return judged(true, `GET of the DaemonSet: another uid (${uid}) than our owner's (${this.daemonSetUid})`);
+      if (daemonSet.metadata?.deletionTimestamp !== undefined) return judged(true, 'GET of the DaemonSet: it has a deletionTimestamp');
+      return judged(false, this.deletionSeen ? 'GET of the DaemonSet: present and not being deleted, although the watch had said so' : 'GET of the DaemonSet: present and not being deleted');
     } catch (err) {
-      if (isApiStatus(err, 404)) return uninstall('GET of the DaemonSet: 404');
-      if (isApiStatus(err, 401)) return uninstall('GET of the DaemonSet: 401 (our service account is gone)');
-      if (isApiStatus(err, 403) && this.daemonSetSeen) return uninstall('GET of the DaemonSet: 403 after the watch had worked (our RBAC is gone)');
+      if (isApiStatus(err, 404)) return judged(true, 'GET of the DaemonSet: 404');
+      if (isApiStatus(err, 401)) return judged(true, 'GET of the DaemonSet: 401 (our service account is gone)');
+      if (isApiStatus(err, 403) && this.daemonSetSeen) return judged(true, 'GET of the DaemonSet: 403 after the watch had worked (our RBAC is gone)');
+      if (this.deletionSeen) return judged(true, `the watch saw the DaemonSet deleted, and the GET got no answer (${String(err)})`);
       this.log.warn({ err, daemonSet: `${namespace}/${this.daemonSet}` }, 'cannot tell whether the agent is being uninstalled; keeping redirection');
       return false;
     }
