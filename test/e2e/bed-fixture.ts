@@ -5,8 +5,8 @@
 // supervisors) or `chart` (`up --from-chart`: the Helm chart's DaemonSet and Deployment, with its
 // RBAC, flags and volumes), so the same tests prove the chart.
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { cp, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
 import { bedOk, runBedCli, type CliResult } from '../kit/index.js';
@@ -68,8 +68,14 @@ export class BedFixture {
     return fixture;
   }
 
+  /**
+   * Takes the bed down and removes its state; with WEFT_E2E_KEEP_LOGS=DIR its logs are copied
+   * there first (a rare failure can then be read after the fact).
+   */
   async down(): Promise<void> {
     try {
+      const keep = process.env.WEFT_E2E_KEEP_LOGS;
+      if (keep) await cp(join(this.state, 'logs'), join(keep, basename(this.state)), { recursive: true }).catch(() => undefined);
       await bedOk(this.state, ['down'], { timeoutMs: 120_000 });
     } finally {
       await this.dir.remove();

@@ -120,7 +120,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   });
   const authenticator = new RequestAuthenticator([
     new StaticTokenAuthenticator(token, { username: 'kubernetes-admin', groups: ['system:masters'] }),
-    new ServiceAccountTokenAuthenticator(tokens),
+    new ServiceAccountTokenAuthenticator(tokens, log),
     ...(options.extraAuthenticators ?? []),
   ]);
   // RBAC by default, with its escalation prevention on writes of roles and bindings.

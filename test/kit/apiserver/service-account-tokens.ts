@@ -41,7 +41,7 @@ export type TokenVerdict =
   | { outcome: 'authenticated'; user: UserInfo; audiences: string[] }
   /** Not a token this issuer made (not a JWT, another issuer): other authenticators may know it. */
   | { outcome: 'not-mine' }
-  | { outcome: 'invalid'; reason: string };
+  | { outcome: 'invalid'; reason: string; /** What exactly (server logs only: clients see `reason`, as from kube-apiserver). */ detail?: string };
 
 export interface ServiceAccountTokenOptions {
   issuer: string;
@@ -153,7 +153,8 @@ export class ServiceAccountTokens {
     if (!claim || payload.sub !== `system:serviceaccount:${claim.namespace}:${claim.serviceaccount.name}`) {
       return { outcome: 'invalid', reason: 'service account token claims could not be validated' };
     }
-    if (!this.stillBound(claim)) return { outcome: 'invalid', reason: 'Token has been invalidated' };
+    const unbound = this.unboundReason(claim);
+    if (unbound !== undefined) return { outcome: 'invalid', reason: 'Token has been invalidated', detail: unbound };
     return { outcome: 'authenticated', user: this.userOf(claim), audiences };
   }
 
@@ -173,21 +174,27 @@ export class ServiceAccountTokens {
     return obj;
   }
 
-  /** The service account and the bound object still exist, with the uids the token names. */
-  private stillBound(claim: KubernetesClaim): boolean {
-    const sa = this.live('/serviceaccounts', claim.namespace, claim.serviceaccount);
-    if (!sa || sa.metadata.deletionTimestamp !== undefined) return false;
+  /**
+   * Why the token no longer binds (undefined: the service account and the bound objects still
+   * exist with the uids the token names). Clients are only told "Token has been invalidated", as
+   * kube-apiserver tells them; the server's log gets this.
+   */
+  private unboundReason(claim: KubernetesClaim): string | undefined {
+    const sa = this.store.get('/serviceaccounts', claim.namespace, claim.serviceaccount.name);
+    if (!sa) return `service account ${claim.namespace}/${claim.serviceaccount.name} not found`;
+    if (sa.metadata.uid !== claim.serviceaccount.uid || sa.metadata.deletionTimestamp !== undefined) return `service account ${claim.namespace}/${claim.serviceaccount.name} replaced or being deleted`;
     if (claim.secret) {
       const secret = this.live('/secrets', claim.namespace, claim.secret);
-      if (!secret || secret.metadata.deletionTimestamp !== undefined) return false;
+      if (!secret || secret.metadata.deletionTimestamp !== undefined) return `bound secret ${claim.namespace}/${claim.secret.name} gone or being deleted`;
     }
     if (claim.pod) {
-      const pod = this.live('/pods', claim.namespace, claim.pod);
-      if (!pod) return false;
+      const pod = this.store.get('/pods', claim.namespace, claim.pod.name);
+      if (!pod) return `bound pod ${claim.namespace}/${claim.pod.name} not found`;
+      if (pod.metadata.uid !== claim.pod.uid) return `bound pod ${claim.namespace}/${claim.pod.name} has another uid`;
       const deletion = pod.metadata.deletionTimestamp;
-      if (deletion !== undefined && Date.parse(deletion) < this.options.now() - deletedPodGraceSeconds * 1000) return false;
+      if (deletion !== undefined && Date.parse(deletion) < this.options.now() - deletedPodGraceSeconds * 1000) return `bound pod ${claim.namespace}/${claim.pod.name} deleted at ${deletion}, more than ${deletedPodGraceSeconds} s ago`;
     }
-    return true;
+    return undefined;
   }
 
   private userOf(claim: KubernetesClaim): UserInfo {
@@ -212,10 +219,15 @@ export class ServiceAccountTokens {
 
 /** Makes service-account tokens authenticate requests to the API server itself. */
 export class ServiceAccountTokenAuthenticator {
-  constructor(private readonly tokens: ServiceAccountTokens) {}
+  /** `log` gets each refused token's reason, as kube-apiserver logs "Unable to authenticate the request". */
+  constructor(
+    private readonly tokens: ServiceAccountTokens,
+    private readonly log?: (msg: string, fields?: object) => void,
+  ) {}
 
   authenticateToken(token: string): UserInfo | undefined {
     const verdict = this.tokens.verify(token);
+    if (verdict.outcome === 'invalid') this.log?.('Unable to authenticate the request', { err: `[invalid bearer token, ${verdict.reason}]`, detail: verdict.detail });
     return verdict.outcome === 'authenticated' ? verdict.user : undefined;
   }
 }
