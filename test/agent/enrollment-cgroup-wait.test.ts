@@ -1,6 +1,7 @@
 // An enrolled pod whose cgroup does not exist yet (the Pod is seen before kubelet creates its
 // sandbox) is attached when the directory appears, through the cgroup watch alone: no snapshot
 // is rebuilt, and the backstop timer is set far beyond the test, so only the event can do it.
+import { EMPTY_AUTHZ_TABLE } from '../../agent/src/authz/authz-table.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -41,6 +42,7 @@ function snapshotEnrolling(uid: string, podName: string): MeshSnapshot {
     podsByIp: new Map(),
     podCIDRs: [],
     enrolledLocalPods: [{ uid, namespace: 'shop', name: podName, serviceAccount: 'default', strict: false }],
+    authz: EMPTY_AUTHZ_TABLE,
   });
 }
 

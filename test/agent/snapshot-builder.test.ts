@@ -23,6 +23,8 @@ function caches(objects: { namespaces: Namespace[]; pods: Pod[]; services: Servi
     services: () => objects.services,
     endpointSlices: () => objects.slices,
     nodes: () => objects.nodes,
+    authorizationPolicies: () => [],
+    clusterAuthorizationPolicies: () => [],
   };
 }
 

@@ -61,6 +61,8 @@ function build(w: World, previous: MeshSnapshot): MeshSnapshot {
     services: () => w.services,
     endpointSlices: () => w.slices,
     nodes: () => [{ metadata: { name: 'node-2' }, spec: { podCIDR: '10.244.2.0/24' } }],
+    authorizationPolicies: () => [],
+    clusterAuthorizationPolicies: () => [],
   };
   return reuseUnchanged(buildSnapshot({ version: previous.version + 1, nodeName: 'node-1', nodeIp: '10.240.0.11', caches }), previous);
 }

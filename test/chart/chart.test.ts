@@ -273,6 +273,8 @@ describe('RBAC: least privilege', () => {
       'discovery.k8s.io/endpointslices: get,list,watch',
       'gateway.networking.k8s.io/gateways: get,list,watch',
       'gateway.networking.k8s.io/httproutes: get,list,watch',
+      'weft.io/authorizationpolicies: get,list,watch',
+      'weft.io/clusterauthorizationpolicies: get,list,watch',
     ]);
   });
 

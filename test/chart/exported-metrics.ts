@@ -2,6 +2,7 @@
 // agent/src/metrics (the control thread's and a proxy worker's), so renaming a metric or a
 // label there fails the chart's tests until its alerts and dashboard follow.
 import type { Registry } from 'prom-client';
+import { AuthzMetrics } from '../../agent/src/metrics/authz-metrics.js';
 import { AgentMetrics } from '../../agent/src/metrics/agent-metrics.js';
 import { HandshakeMetrics } from '../../agent/src/metrics/handshake-metrics.js';
 import { IdentityMetrics } from '../../agent/src/metrics/identity-metrics.js';
@@ -24,6 +25,7 @@ export function liveAgentRegistry(): Registry {
   new ProxyMetrics(proxy, { reporter: 'destination', connectionSecurityPolicy: 'mutual_tls' });
   new HandshakeMetrics(registry);
   new SnapshotMetrics(registry);
+  new AuthzMetrics(registry);
   return registry;
 }
 

@@ -4,6 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HboneConnector, HboneTunnelRequest } from '../../agent/src/hbone/hbone-connector.js';
+import { EMPTY_AUTHZ_TABLE, type AuthzTable } from '../../agent/src/authz/authz-table.js';
 import type { MeshSnapshot, PodInfo } from '../../agent/src/state/mesh-snapshot.js';
 import { listen } from '../proxy/proxy-harness.js';
 
@@ -31,7 +32,8 @@ export function meshPod(
   };
 }
 
-export function nodeSnapshot(nodeName: string, nodeIp: string, pods: PodInfo[]): MeshSnapshot {
+/** `authz`: the node's authorization table (default: no policy). */
+export function nodeSnapshot(nodeName: string, nodeIp: string, pods: PodInfo[], authz: AuthzTable = EMPTY_AUTHZ_TABLE): MeshSnapshot {
   return Object.freeze({
     version: 1,
     nodeName,
@@ -40,6 +42,7 @@ export function nodeSnapshot(nodeName: string, nodeIp: string, pods: PodInfo[]):
     podsByIp: new Map(pods.map((p) => [p.ip, p])),
     podCIDRs: [],
     enrolledLocalPods: [],
+    authz,
   });
 }
 

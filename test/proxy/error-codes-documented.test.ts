@@ -30,7 +30,7 @@ test('the documented HTTP status matches the one sent', () => {
   }
 });
 
-test('codes are unique and follow the ERR_PROXY_ naming', () => {
+test('codes are unique and follow the ERR_PROXY_ naming (ERR_AUTHZ_ for policy decisions)', () => {
   assert.equal(new Set(ALL_PROXY_ERROR_CODES).size, ALL_PROXY_ERROR_CODES.length);
-  for (const code of ALL_PROXY_ERROR_CODES) assert.match(code, /^ERR_PROXY_[A-Z_]+$/);
+  for (const code of ALL_PROXY_ERROR_CODES) assert.match(code, /^ERR_(PROXY|AUTHZ)_[A-Z_]+$/);
 });

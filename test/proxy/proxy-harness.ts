@@ -1,6 +1,7 @@
 // Builders for proxy tests: a hand-made MeshSnapshot, an originalDestination table the test
 // fills (standing in for the bpf map), client ports reserved up front so the table can be
 // filled before connecting, and small real servers (HTTP backends, a banner server, an echo).
+import { EMPTY_AUTHZ_TABLE } from '../../agent/src/authz/authz-table.js';
 import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
@@ -59,6 +60,7 @@ export function buildSnapshot(spec: { pods: PodInfo[]; services: ServiceSpec[]; 
     podsByIp: new Map(spec.pods.map((p) => [p.ip, p])),
     podCIDRs: spec.podCIDRs ?? [],
     enrolledLocalPods: [],
+    authz: EMPTY_AUTHZ_TABLE,
   });
 }
 

@@ -413,6 +413,8 @@ function classifySessionFailure(err: Error): ProxyErrorCode {
 function remoteFailure(status: number, remoteCode: string | undefined, request: HboneTunnelRequest, peer: string): ProxyError {
   const target = `${request.targetIp}:${request.targetPort}`;
   // The pod behind the far node refused or timed out: report it as the same upstream failure.
+  // The destination's policy refused this source: the caller gets the same answer as from the far side.
+  if (remoteCode === ProxyErrorCode.AUTHZ_DENIED) return new ProxyError(remoteCode, `${peer} denied ${target} by authorization policy`);
   if (remoteCode === ProxyErrorCode.UPSTREAM_REFUSED || remoteCode === ProxyErrorCode.UPSTREAM_CONNECT_TIMEOUT ||
       remoteCode === ProxyErrorCode.UPSTREAM_UNREACHABLE || remoteCode === ProxyErrorCode.UPSTREAM_RESET) {
     return new ProxyError(remoteCode, `${peer} could not connect to ${target}: ${remoteCode}`);

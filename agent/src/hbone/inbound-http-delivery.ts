@@ -9,6 +9,8 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { HttpFacts } from '../authz/authz-evaluator.js';
+import type { TunnelPolicy } from '../authz/inbound-authorizer.js';
 import { ProxyErrorCode } from '../proxy/error-codes.js';
 import { rawErrorResponse, sendErrorResponse, statusForErrorCode } from '../proxy/error-responses.js';
 import { ForwardExchange } from '../proxy/forward-exchange.js';
@@ -32,6 +34,8 @@ export interface InboundHttpTunnel {
   readonly target: UpstreamTarget;
   readonly traffic: TrafficMetrics;
   readonly log: Logger;
+  /** Authorization per request; null when no policies are enforced here. */
+  readonly policy: TunnelPolicy | null;
 }
 
 /** Per-stream state: responses not yet finished, and an upgrade waiting for them. */
@@ -127,6 +131,11 @@ export class InboundHttpDelivery {
     res.tunnelState = state;
     if (this.draining) res.shouldKeepAlive = false;
     res.on('close', onInboundResponseClose);
+    if (tunnel.policy !== null && tunnel.policy.authorizer.request(tunnel.policy.authz, http1Facts(req)) === 'deny') {
+      const status = sendErrorResponse(res, ProxyErrorCode.AUTHZ_DENIED);
+      tunnel.traffic.recordRequest(status, (performance.now() - startedAtMs) / 1000);
+      return;
+    }
     const headers: string[] = [];
     const hasBody = forwardableRequestHeaders(req.rawHeaders, headers);
     setPeerIdentityHeader(headers, tunnel.sourceIdentity);
@@ -165,6 +174,12 @@ export class InboundHttpDelivery {
       onDeclined: this.onUpgradeDeclined,
     });
     const dispatch = (): void => {
+      // Decided once the earlier responses are out, so the refusal is answered in order.
+      if (tunnel.policy !== null && tunnel.policy.authorizer.request(tunnel.policy.authz, http1Facts(req)) === 'deny') {
+        stream.end(rawErrorResponse(ProxyErrorCode.AUTHZ_DENIED));
+        tunnel.traffic.recordRequest(statusForErrorCode(ProxyErrorCode.AUTHZ_DENIED), (performance.now() - startedAtMs) / 1000);
+        return;
+      }
       tunnel.pod.client.dispatch(
         req.method === 'CONNECT'
           ? { method: 'CONNECT', path: req.url!, headers }
@@ -211,4 +226,19 @@ export class InboundHttpDelivery {
 function upgradeProtocol(req: IncomingMessage): string {
   const value = req.headers.upgrade;
   return typeof value === 'string' && value !== '' ? value : 'unknown';
+}
+
+/** What authorization reads of a parsed request: every value of a header, as received. */
+function http1Facts(req: IncomingMessage): HttpFacts {
+  return {
+    method: req.method ?? '',
+    target: req.url ?? '',
+    grpc: false,
+    header(name: string): string[] {
+      const values: string[] = [];
+      const raw = req.rawHeaders;
+      for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) values.push(raw[i + 1]!);
+      return values;
+    },
+  };
 }

@@ -8,6 +8,8 @@ import http2 from 'node:http2';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { HttpFacts } from '../authz/authz-evaluator.js';
+import type { TunnelPolicy } from '../authz/inbound-authorizer.js';
 import type { TrafficMetrics } from '../metrics/proxy-metrics.js';
 import { ProxyErrorCode } from '../proxy/error-codes.js';
 import { classifyProxyError, statusForErrorCode, WEFT_ERROR_HEADER } from '../proxy/error-responses.js';
@@ -20,6 +22,8 @@ import type { SpiffeId } from './workload-credentials.js';
 export interface InboundHttp2Tunnel {
   readonly stream: Duplex;
   readonly sourceIdentity: SpiffeId;
+  /** Authorization per request; null when no policies are enforced here. */
+  readonly policy: TunnelPolicy | null;
   /** The pod connection opened when the CONNECT arrived: the first session runs on it. */
   readonly firstPodSocket: net.Socket;
   readonly target: UpstreamTarget;
@@ -92,7 +96,7 @@ export class InboundHttp2Delivery {
     });
   };
 
-  private readonly onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
+  private readonly onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]): void => {
     const startedAtMs = performance.now();
     // A caller stream's failure (reset, session gone) reaches ForwardedStream as its 'close';
     // the error itself needs no handling beyond not being thrown.
@@ -102,7 +106,7 @@ export class InboundHttp2Delivery {
       stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
       return;
     }
-    pods.forward(stream, headers, startedAtMs);
+    pods.forward(stream, headers, rawHeaders, startedAtMs);
   };
 }
 
@@ -122,8 +126,16 @@ class PodSessions {
     this.connector = new PlainTcpConnector({ connectTimeoutMs: tunnel.connectTimeoutMs });
   }
 
-  forward(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, startedAtMs: number): void {
+  forward(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, rawHeaders: string[], startedAtMs: number): void {
     const tunnel = this.tunnel;
+    if (tunnel.policy !== null) {
+      const facts = http2Facts(headers, rawHeaders);
+      if (tunnel.policy.authorizer.request(tunnel.policy.authz, facts) === 'deny') {
+        if (facts.grpc) this.failGrpc(stream, ProxyErrorCode.AUTHZ_DENIED, GRPC_PERMISSION_DENIED, startedAtMs);
+        else this.fail(stream, ProxyErrorCode.AUTHZ_DENIED, startedAtMs);
+        return;
+      }
+    }
     const outgoing: http2.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(headers)) {
       if (value === undefined || NOT_FORWARDED.has(name)) continue;
@@ -152,6 +164,14 @@ class PodSessions {
     const status = statusForErrorCode(code);
     if (!stream.destroyed && !stream.headersSent) stream.respond({ ':status': status, [WEFT_ERROR_HEADER]: code }, { endStream: true });
     this.tunnel.traffic.recordRequest(status, (performance.now() - startedAtMs) / 1000);
+  }
+
+  /** Answers a gRPC call the pod never saw, Trailers-Only, as gRPC clients expect an error. */
+  failGrpc(stream: http2.ServerHttp2Stream, code: ProxyErrorCode, grpcStatus: number, startedAtMs: number): void {
+    if (!stream.destroyed && !stream.headersSent) {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(grpcStatus), 'grpc-message': code, [WEFT_ERROR_HEADER]: code }, { endStream: true });
+    }
+    this.tunnel.traffic.recordRequest(200, (performance.now() - startedAtMs) / 1000);
   }
 
   countBytes(fromPeer: number, toPeer: number): void {
@@ -284,3 +304,20 @@ class ForwardedStream {
 }
 
 function ignoreStreamError(): void {}
+
+const GRPC_PERMISSION_DENIED = 7;
+
+/** What authorization reads of an HTTP/2 request: every value of a header, as received. */
+function http2Facts(headers: http2.IncomingHttpHeaders, rawHeaders: string[]): HttpFacts {
+  const contentType = headers['content-type'];
+  return {
+    method: String(headers[':method'] ?? ''),
+    target: String(headers[':path'] ?? ''),
+    grpc: typeof contentType === 'string' && /^application\/grpc(\+|;|$)/.test(contentType),
+    header(name: string): string[] {
+      const values: string[] = [];
+      for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (rawHeaders[i] === name) values.push(rawHeaders[i + 1]!);
+      return values;
+    },
+  };
+}

@@ -8,13 +8,16 @@
 //
 // Each CONNECT stream names `<pod ip>:<port>`; it is served only if that pod is enrolled, runs
 // on this node, and runs as the SNI identity (403 otherwise, 400 for a malformed authority).
-// The pod is then reached over plain local TCP. Streams that carry HTTP/1.x or HTTP/2 are
+// Authorization policies decide next (authz/inbound-authorizer.ts): a connection they deny is
+// refused with 403 ERR_AUTHZ_DENIED before the pod is dialled; otherwise they decide again per
+// HTTP request, or once for a stream that is not HTTP. The pod is then reached over plain local TCP. Streams that carry HTTP/1.x or HTTP/2 are
 // parsed (inbound-http-delivery.ts, inbound-http2-delivery.ts) and every request gets
 // `x-weft-peer-identity`; anything else is relayed both ways with backpressure.
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
+import type { InboundAuthorizer, TunnelAuthz, TunnelPolicy } from '../authz/inbound-authorizer.js';
 import { WorkloadSpiffeIds } from '../identity/workload-spiffe-ids.js';
 import { listenShared } from '../net/shared-listener.js';
 import { ProxyErrorCode } from '../proxy/error-codes.js';
@@ -60,6 +63,8 @@ export interface HboneInboundServerOptions {
    * False relays every stream as opaque bytes (tests of the tunnel itself).
    */
   injectPeerIdentityHeader?: boolean;
+  /** Enforces authorization policies; undefined: none are (tests of the tunnel itself). */
+  authorizer?: InboundAuthorizer;
   /** Called for each tunnelled connection delivered to a pod; returns where it is counted. */
   onTunnel?: (event: InboundTunnelEvent) => TunnelAccounting;
   /**
@@ -82,6 +87,8 @@ interface TunnelTimeouts {
 
 interface PeerSession {
   readonly sourceIdentity: SpiffeId;
+  /** The source as authorization policies see it (namespace and service account from the verified ID). */
+  readonly authzSource: TunnelAuthz['source'];
   readonly destinationIdentity: SpiffeId;
   /** Serial of the certificate the peer presented (debug: which issuance a session runs on). */
   readonly peerCertificateSerial: string;
@@ -334,6 +341,7 @@ export class HboneInboundServer {
     socket.on('error', (err) => this.log.debug({ err, source: peer.spiffeId }, 'HBONE connection error'));
     this.acceptingPeer = {
       sourceIdentity: peer.spiffeId,
+      authzSource: { kind: 'mesh', spiffeId: peer.spiffeId, namespace: peer.identity.namespace, serviceAccount: peer.identity.serviceAccount },
       destinationIdentity,
       peerCertificateSerial: socket.getPeerX509Certificate()?.serialNumber ?? '',
       log: this.log.child({ source: peer.spiffeId, destination: destinationIdentity }),
@@ -396,6 +404,12 @@ export class HboneInboundServer {
       respondError(stream, ProxyErrorCode.INBOUND_TARGET_FORBIDDEN);
       return;
     }
+    const authorizer = this.options.authorizer;
+    const authz: TunnelAuthz = { source: peer.authzSource, podIp: authority.ip, port: authority.port };
+    if (authorizer !== undefined && authorizer.atConnect(authz) === 'deny') {
+      respondError(stream, ProxyErrorCode.AUTHZ_DENIED);
+      return;
+    }
     const accounting = (this.options.onTunnel ?? unobservedTunnel)({
       sourceIdentity: peer.sourceIdentity,
       destinationIdentity: peer.destinationIdentity,
@@ -413,7 +427,7 @@ export class HboneInboundServer {
       labels: UNKNOWN_DESTINATION,
       pod,
     };
-    new InboundTunnel(stream, target, peer, accounting, this.delivery, this.timeouts);
+    new InboundTunnel(stream, target, peer, accounting, this.delivery, this.timeouts, authorizer === undefined ? null : { authorizer, authz });
   };
 }
 
@@ -440,6 +454,7 @@ class InboundTunnel {
     private readonly accounting: TunnelAccounting,
     private readonly deliveries: InboundDeliveries | null,
     private readonly timeouts: TunnelTimeouts,
+    private readonly policy: TunnelPolicy | null,
   ) {
     this.log = peer.log;
     this.socket = net.connect({ host: target.ip, port: target.port, noDelay: true, allowHalfOpen: true });
@@ -515,8 +530,9 @@ class InboundTunnel {
       return;
     }
     this.stopDetecting();
+    if (this.opaqueDenied()) return;
     this.stream.write(chunk);
-    this.startOpaque();
+    this.startOpaque(undefined, true);
   };
 
   private readonly onCallerEndedEarly = (): void => {
@@ -537,7 +553,20 @@ class InboundTunnel {
     this.socket.pause();
   }
 
-  private startOpaque(guard?: FirstLineGuard): void {
+  /**
+   * Asks the policies about a stream that is not HTTP, once; when they deny it, the caller sees a
+   * reset and the pod (dialled at CONNECT) never gets a byte, nor does the caller get one of its.
+   */
+  private opaqueDenied(): boolean {
+    if (this.policy === null || this.policy.authorizer.opaqueStream(this.policy.authz) === 'allow') return false;
+    this.socket.destroy();
+    this.stream.close(http2.constants.NGHTTP2_CONNECT_ERROR);
+    this.ended({ fromPeer: 0, toPeer: 0 });
+    return true;
+  }
+
+  private startOpaque(guard?: FirstLineGuard, alreadyAuthorized = false): void {
+    if (!alreadyAuthorized && this.opaqueDenied()) return;
     this.socket.off('error', this.onSocketError);
     this.socket.once('close', () => {
       this.ended({ fromPeer: this.socket.bytesWritten, toPeer: this.socket.bytesRead });
@@ -573,6 +602,7 @@ class InboundTunnel {
     this.deliveries!.http1.adopt({
       stream: this.stream,
       sourceIdentity: this.peer.sourceIdentity,
+      policy: this.policy,
       pod,
       target: this.target,
       traffic: this.accounting.requests,
@@ -587,6 +617,7 @@ class InboundTunnel {
     this.deliveries!.http2.adopt({
       stream: this.stream,
       sourceIdentity: this.peer.sourceIdentity,
+      policy: this.policy,
       firstPodSocket: this.socket,
       target: this.target,
       traffic: this.accounting.requests,

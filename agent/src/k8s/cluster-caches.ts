@@ -1,14 +1,19 @@
 // The agent's view of the cluster: informers over Namespaces, this node's Pods, all Pods (for
-// the identity of remote endpoints), Services, EndpointSlices and Nodes. Informers restart
+// the identity of remote endpoints), Services, EndpointSlices, Nodes and Weft's authorization
+// policies. A policy kind whose CRD is not installed lists as empty (the chart installs the CRDs;
+// without them no policy can exist), and its informer keeps retrying until the CRD appears. Informers restart
 // themselves when a watch fails, and the caches keep their last known content while the API
 // server is unreachable, so the node keeps enforcing what it knew.
 import {
   CoreV1Api,
+  CustomObjectsApi,
   DiscoveryV1Api,
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { AUTHZ_GROUP, AUTHZ_VERSION } from '../authz/policy-definition.js';
+import { isApiStatus } from './api-status.js';
 import { RestartingInformer } from './restarting-informer.js';
 import type { EndpointSlice, Namespace, Node, Pod, Service } from './kube-types.js';
 
@@ -19,6 +24,8 @@ export interface ClusterCaches {
   services(): readonly Service[];
   endpointSlices(): readonly EndpointSlice[];
   nodes(): readonly Node[];
+  authorizationPolicies(): readonly KubernetesObject[];
+  clusterAuthorizationPolicies(): readonly KubernetesObject[];
 }
 
 export class ClusterWatch implements ClusterCaches {
@@ -28,6 +35,8 @@ export class ClusterWatch implements ClusterCaches {
   private readonly serviceInformer: RestartingInformer<Service>;
   private readonly sliceInformer: RestartingInformer<EndpointSlice>;
   private readonly nodeInformer: RestartingInformer<Node>;
+  private readonly policyInformer: RestartingInformer<KubernetesObject>;
+  private readonly clusterPolicyInformer: RestartingInformer<KubernetesObject>;
   private readonly all: RestartingInformer<KubernetesObject>[];
   private listeners: (() => void)[] = [];
 
@@ -60,9 +69,29 @@ export class ClusterWatch implements ClusterCaches {
       kubeConfig, name: 'nodes', log: informerLog, path: '/api/v1/nodes',
       list: () => core.listNode(),
     });
+    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    const listPolicies = (plural: string) => async () => {
+      try {
+        return (await custom.listClusterCustomObject({ group: AUTHZ_GROUP, version: AUTHZ_VERSION, plural })) as { items: KubernetesObject[]; metadata?: { resourceVersion?: string } };
+      } catch (err) {
+        // No CRD, so no policy of this kind can exist: an empty list. The watch then fails and
+        // the informer retries with backoff, which picks the CRD up once it is installed.
+        if (isApiStatus(err, 404)) return { items: [], metadata: {} };
+        throw err;
+      }
+    };
+    this.policyInformer = new RestartingInformer<KubernetesObject>({
+      kubeConfig, name: 'authorizationpolicies', log: informerLog, path: '/apis/weft.io/v1alpha1/authorizationpolicies',
+      list: listPolicies('authorizationpolicies'), maxBackoffMs: 30_000,
+    });
+    this.clusterPolicyInformer = new RestartingInformer<KubernetesObject>({
+      kubeConfig, name: 'clusterauthorizationpolicies', log: informerLog, path: '/apis/weft.io/v1alpha1/clusterauthorizationpolicies',
+      list: listPolicies('clusterauthorizationpolicies'), maxBackoffMs: 30_000,
+    });
     this.all = [
       this.namespaceInformer, this.localPodInformer, this.podInformer,
       this.serviceInformer, this.sliceInformer, this.nodeInformer,
+      this.policyInformer, this.clusterPolicyInformer,
     ] as RestartingInformer<KubernetesObject>[];
     const notify = () => {
       for (const listener of this.listeners) listener();
@@ -103,4 +132,6 @@ export class ClusterWatch implements ClusterCaches {
   }
   endpointSlices() { return this.sliceInformer.list(); }
   nodes() { return this.nodeInformer.list(); }
+  authorizationPolicies() { return this.policyInformer.list(); }
+  clusterAuthorizationPolicies() { return this.clusterPolicyInformer.list(); }
 }

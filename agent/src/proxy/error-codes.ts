@@ -33,6 +33,11 @@ export const ProxyErrorCode = {
   INBOUND_TARGET_FORBIDDEN: 'ERR_PROXY_INBOUND_TARGET_FORBIDDEN',
   /** Inbound (15008): the CONNECT authority is not `<pod ip>:<port>`. HTTP 400. */
   INBOUND_BAD_AUTHORITY: 'ERR_PROXY_INBOUND_BAD_AUTHORITY',
+  /**
+   * An authorization policy of the destination denies the connection or request. HTTP 403; gRPC
+   * status 7; opaque TCP: reset. Named without ERR_PROXY_: it is a policy decision, not a proxy failure.
+   */
+  AUTHZ_DENIED: 'ERR_AUTHZ_DENIED',
   /** A bug or unexpected failure inside the proxy. HTTP 500. */
   INTERNAL: 'ERR_PROXY_INTERNAL',
 } as const;

@@ -90,6 +90,12 @@ const ANSWERS: Readonly<Record<ProxyErrorCode, ErrorAnswer>> = {
     reason: 'Bad Request',
     hint: 'the CONNECT authority must be <pod IPv4 or [IPv6]>:<port>',
   },
+  [ProxyErrorCode.AUTHZ_DENIED]: {
+    status: 403,
+    reason: 'Forbidden',
+    // No policy names to the caller: the destination's agent log and metrics name the policy.
+    hint: 'an authorization policy does not allow this request',
+  },
   [ProxyErrorCode.INTERNAL]: {
     status: 500,
     reason: 'Internal Server Error',

@@ -2,6 +2,7 @@
 // new snapshot from the Kubernetes caches and swaps it in; the proxy only reads the current
 // one, so its per-connection path never awaits the API server. Nothing here is mutated after
 // the snapshot is published.
+import { EMPTY_AUTHZ_TABLE, type AuthzTable } from '../authz/authz-table.js';
 
 /** A pod anywhere in the cluster, as far as the mesh cares. */
 export interface PodInfo {
@@ -69,6 +70,8 @@ export interface MeshSnapshot {
   readonly podCIDRs: readonly string[];
   /** Pods on this node that are enrolled, IP or not yet (their cgroups get the programs). */
   readonly enrolledLocalPods: readonly LocalPodRef[];
+  /** The authorization policies of this node's enrolled pods, in evaluation order. */
+  readonly authz: AuthzTable;
 }
 
 export interface LocalPodRef {
@@ -93,4 +96,5 @@ export const EMPTY_SNAPSHOT: MeshSnapshot = Object.freeze({
   podsByIp: new Map(),
   podCIDRs: [],
   enrolledLocalPods: [],
+  authz: EMPTY_AUTHZ_TABLE,
 });

@@ -1,5 +1,7 @@
 // Builds an immutable MeshSnapshot from the cluster caches. Pure: the same caches give the same
 // snapshot, so it is tested without a cluster.
+import { buildAuthzTable, type AuthzTable } from '../authz/authz-table.js';
+import { validatePolicyOnce } from '../authz/policy-validation.js';
 import type { ClusterCaches } from '../k8s/cluster-caches.js';
 import type { Pod, Service } from '../k8s/kube-types.js';
 import { enrolledNamespaces, isPodEnrolled, strictNamespaces } from './enrollment.js';
@@ -123,6 +125,7 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
   }
 
   return Object.freeze({
+    authz: authzTable(caches, enrolled),
     version: input.version,
     nodeName: input.nodeName,
     nodeIp: input.nodeIp,
@@ -139,5 +142,28 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
         serviceAccount: podServiceAccount(pod),
         strict: strict.has(pod.metadata!.namespace ?? ''),
       })),
+  });
+}
+
+/** The policies of this node's enrolled pods (the destination side enforces them). */
+function authzTable(caches: ClusterCaches, enrolled: ReadonlySet<string>): AuthzTable {
+  const policies = [
+    ...caches.authorizationPolicies().map((p) => validatePolicyOnce('AuthorizationPolicy', p)),
+    ...caches.clusterAuthorizationPolicies().map((p) => validatePolicyOnce('ClusterAuthorizationPolicy', p)),
+  ];
+  const selectors = new Map<string, Record<string, string>>();
+  for (const service of caches.services()) {
+    const selector = service.spec?.selector;
+    if (selector) selectors.set(`${service.metadata?.namespace}/${service.metadata?.name}`, selector);
+  }
+  const workloads = caches
+    .localPods()
+    .filter((pod) => pod.status?.podIP && !pod.spec?.hostNetwork && pod.metadata?.namespace && isPodEnrolled(pod, enrolled))
+    .map((pod) => ({ ip: pod.status!.podIP!, namespace: pod.metadata!.namespace!, workload: workloadName(pod), labels: pod.metadata?.labels ?? {} }));
+  return buildAuthzTable({
+    policies,
+    namespaces: caches.namespaces().map((ns) => ({ name: ns.metadata?.name ?? '', labels: ns.metadata?.labels ?? {} })),
+    workloads,
+    serviceSelector: (namespace, name) => selectors.get(`${namespace}/${name}`),
   });
 }

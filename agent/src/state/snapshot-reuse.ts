@@ -47,6 +47,7 @@ export function reuseUnchanged(next: MeshSnapshot, previous: MeshSnapshot): Mesh
     podsByIp,
     podCIDRs: sameList(previous.podCIDRs, next.podCIDRs, (a, b) => a === b) ? previous.podCIDRs : next.podCIDRs,
     enrolledLocalPods: sameList(previous.enrolledLocalPods, next.enrolledLocalPods, sameLocalPod) ? previous.enrolledLocalPods : next.enrolledLocalPods,
+    authz: previous.authz.fingerprint === next.authz.fingerprint ? previous.authz : next.authz,
   });
 }
 

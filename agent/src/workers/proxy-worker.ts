@@ -9,7 +9,9 @@ import type { Logger } from 'pino';
 import { OriginalDestinationTable } from '../bpf/original-destination.js';
 import { HboneConnector } from '../hbone/hbone-connector.js';
 import { HboneInboundServer } from '../hbone/inbound-server.js';
+import { InboundAuthorizer } from '../authz/inbound-authorizer.js';
 import { InboundTunnelMetrics } from '../hbone/inbound-tunnel-metrics.js';
+import { AuthzMetrics } from '../metrics/authz-metrics.js';
 import { MeshUpstreamConnector } from '../hbone/mesh-upstream-connector.js';
 import { WorkloadCredentialStore, type CredentialsSnapshot } from '../hbone/workload-credential-store.js';
 import { HandshakeMetrics } from '../metrics/handshake-metrics.js';
@@ -46,6 +48,7 @@ export class ProxyWorker {
         credentials: this.credentials,
         currentSnapshot,
         log,
+        authorizer: new InboundAuthorizer(currentSnapshot, new AuthzMetrics(this.registry), log),
         onTunnel: new InboundTunnelMetrics(destinationMetrics, currentSnapshot).onTunnel,
         onPeerRejected: (reason) => handshakes.handshakeFailed('inbound', reason),
       });

@@ -4,6 +4,7 @@
 // rebuilds the full snapshot from the one it holds, keeping its own objects for everything
 // that did not change, so its per-object caches survive, and a change to one Service among
 // thousands costs the clone of that Service only.
+import type { AuthzTable } from '../authz/authz-table.js';
 import type { LocalPodRef, MeshSnapshot, PodInfo, ServiceTarget } from '../state/mesh-snapshot.js';
 
 export interface SnapshotDelta {
@@ -19,6 +20,8 @@ export interface SnapshotDelta {
   /** null: unchanged. */
   podCIDRs: readonly string[] | null;
   enrolledLocalPods: readonly LocalPodRef[] | null;
+  /** null: unchanged. Sent whole: it changes with policies, rarely. */
+  authz: AuthzTable | null;
 }
 
 export function snapshotDelta(base: MeshSnapshot, next: MeshSnapshot): SnapshotDelta {
@@ -35,6 +38,7 @@ export function snapshotDelta(base: MeshSnapshot, next: MeshSnapshot): SnapshotD
     servicesDeleted: services.deleted,
     podCIDRs: next.podCIDRs === base.podCIDRs ? null : next.podCIDRs,
     enrolledLocalPods: next.enrolledLocalPods === base.enrolledLocalPods ? null : next.enrolledLocalPods,
+    authz: next.authz === base.authz ? null : next.authz,
   };
 }
 
@@ -78,5 +82,6 @@ export function applySnapshotDelta(current: MeshSnapshot, delta: SnapshotDelta):
     podsByIp,
     podCIDRs: delta.podCIDRs ?? current.podCIDRs,
     enrolledLocalPods: delta.enrolledLocalPods ?? current.enrolledLocalPods,
+    authz: delta.authz ?? current.authz,
   });
 }

@@ -71,6 +71,19 @@ export interface ChartInstallOptions {
   log: (msg: string, fields?: object) => void;
 }
 
+/**
+ * The chart's CRDs, applied and Established, as helm installs them before the templates. Beds
+ * that run the agents themselves (not from the chart) apply them too: the agents read Weft's
+ * policies, and tests create them.
+ */
+export async function applyChartCrds(options: Pick<ChartInstallOptions, 'kubeconfig' | 'chartDir' | 'log'>): Promise<void> {
+  const crds = await crdFiles(options.chartDir ?? CHART_DIR);
+  if (crds.length === 0) return;
+  await kubectl(options.kubeconfig, ['apply', ...crds.flatMap((file) => ['-f', file])]);
+  await kubectl(options.kubeconfig, ['wait', '--for', 'condition=Established', '--timeout', '60s', ...crds.flatMap((file) => ['-f', file])]);
+  options.log('chart CRDs applied', { files: crds });
+}
+
 /** Renders and applies the chart; returns the rendered objects (what to wait for). */
 export async function installChart(options: ChartInstallOptions): Promise<RenderedObject[]> {
   const chartDir = options.chartDir ?? CHART_DIR;
@@ -78,12 +91,7 @@ export async function installChart(options: ChartInstallOptions): Promise<Render
   const objects = parseManifests(manifests);
   await kubectl(options.kubeconfig, ['create', 'namespace', RELEASE_NAMESPACE, '--dry-run=client', '-o', 'yaml'])
     .then((ns) => kubectl(options.kubeconfig, ['apply', '-f', '-'], ns));
-  const crds = await crdFiles(chartDir);
-  if (crds.length > 0) {
-    await kubectl(options.kubeconfig, ['apply', ...crds.flatMap((file) => ['-f', file])]);
-    await kubectl(options.kubeconfig, ['wait', '--for', 'condition=Established', '--timeout', '60s', ...crds.flatMap((file) => ['-f', file])]);
-    options.log('chart CRDs applied', { files: crds });
-  }
+  await applyChartCrds(options);
   await kubectl(options.kubeconfig, ['apply', '-f', '-'], manifests);
   options.log('chart applied', { objects: objects.map((o) => `${o.kind}/${o.metadata.name}`) });
   return objects;

@@ -32,7 +32,7 @@ import { isNotFound } from './kube-client.js';
 import { EndpointSliceController } from './controllers/endpointslice-controller.js';
 import { BedKubeProxy } from './kube-proxy/bed-kube-proxy.js';
 import { WorkloadController } from './controllers/workload-controller.js';
-import { installChart, RELEASE_NAMESPACE, type RenderedObject } from './chart-install.js';
+import { applyChartCrds, installChart, RELEASE_NAMESPACE, type RenderedObject } from './chart-install.js';
 import type { BedLog } from './bed-log.js';
 
 export interface DaemonOptions {
@@ -176,6 +176,7 @@ export class BedDaemon {
     if (this.options.fromChart) {
       await this.installChart(kubeConfig, this.options.fromChart.valuesFile);
     } else {
+      await applyChartCrds({ kubeconfig: this.paths.kubeconfig, log: this.log });
       await this.startMeshSystem(core);
       await this.startAgents();
     }
