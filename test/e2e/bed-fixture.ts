@@ -90,6 +90,16 @@ export class BedFixture {
     return bedOk(this.state, args, options);
   }
 
+  /** kubectl that reports a refusal instead of throwing: for tests of bad input. */
+  async kubectlResult(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      return { code: 0, stdout: await this.kubectl(args, input), stderr: '' };
+    } catch (err) {
+      const failed = err as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof failed.code === 'number' ? failed.code : 1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? String(err) };
+    }
+  }
+
   async kubectl(args: string[], input?: string): Promise<string> {
     const child = execFileAsync('kubectl', ['--kubeconfig', this.kubeconfig, ...args], { timeout: 60_000 });
     if (input !== undefined) child.child.stdin?.end(input);

@@ -1,0 +1,164 @@
+// Issue "Authorization", proofs 1, 2, 4 and 5 on a two-node bed with real traffic: a
+// ClusterAuthorizationPolicy keeps production from calling development (HTTP 403, opaque TCP
+// reset, on the same node and across nodes; dev->dev and dev->prod keep working), dry-run counts
+// the would-be denials without enforcing them, a method-level AuthorizationPolicy lets only
+// shop/frontend GET|HEAD /api/* on orders, deleting a policy restores access, and a policy the
+// agent cannot apply denies instead of allowing.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { stringify as stringifyYaml } from 'yaml';
+import { uniqueName } from '../support/unique-name.js';
+import { waitFor } from '../support/wait-for.js';
+import { BedFixture, sumMetric } from './bed-fixture.js';
+
+const prod = uniqueName('prod');
+const dev = uniqueName('dev');
+const shop = uniqueName('shop');
+const noProdToDev = uniqueName('no-prod-to-dev');
+const CLUSTER_POLICY_ID = `ClusterAuthorizationPolicy//${noProdToDev}`;
+let bed: BedFixture;
+const ips: Record<string, string> = {};
+
+async function apply(object: object): Promise<void> {
+  await bed.kubectl(['apply', '-f', '-'], stringifyYaml(object));
+}
+
+/** One HTTP request from a client pod: status, the x-weft-error header ('' when none) and the body. */
+async function request(client: string, ns: string, url: string, method = 'GET'): Promise<{ status: number; error: string; body: string }> {
+  const methodArgs = method === 'HEAD' ? ['--head'] : ['-X', method];
+  const result = await bed.exec(client, ns, ['curl', '-s', '-i', '-m', '10', ...methodArgs, url]);
+  const split = result.stdout.indexOf('\r\n\r\n');
+  const head = split < 0 ? result.stdout : result.stdout.slice(0, split);
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
+  const error = /^x-weft-error: (\S+)/im.exec(head)?.[1] ?? '';
+  return { status, error, body: split < 0 ? '' : result.stdout.slice(split + 4) };
+}
+
+/** Reads the banner of an opaque TCP service: the first line, or '' when the connection failed or was reset. */
+async function banner(client: string, ns: string, ip: string, port: number): Promise<string> {
+  const py = [
+    'import socket, sys',
+    'try:',
+    `    s = socket.create_connection(("${ip}", ${port}), timeout=10)`,
+    '    print(s.makefile("rb").readline().decode().strip())',
+    'except OSError as e:',
+    '    print("")',
+  ].join('\n');
+  return (await bed.exec(client, ns, ['python3', '-c', py])).stdout.trim();
+}
+
+async function service(ns: string, name: string, node: string, mode: 'http' | 'banner', port: number, targetPort: number): Promise<void> {
+  await apply({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns },
+    spec: { selector: { app: name }, ports: [{ name: 'main', port, targetPort, appProtocol: mode === 'http' ? 'http' : 'tcp' }] } });
+  await bed.runEcho(name, ns, node, mode, targetPort, `app=${name}`);
+  ips[`${ns}/${name}`] = (await bed.kubectl(['-n', ns, 'get', 'service', name, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+}
+
+function url(ns: string, name: string, path = '/'): string {
+  return `http://${ips[`${ns}/${name}`]}${path}`;
+}
+
+const clusterPolicy = (annotations: Record<string, string> = {}) => ({
+  apiVersion: 'weft.io/v1alpha1', kind: 'ClusterAuthorizationPolicy',
+  metadata: { name: noProdToDev, annotations },
+  spec: {
+    tier: 'Admin', priority: 10, action: 'DENY',
+    subject: { namespaceSelector: { matchLabels: { env: 'development', 'weft.io/test': dev } } },
+    rules: [{ sources: [{ namespaceSelector: { matchLabels: { env: 'production', 'weft.io/test': prod } } }] }],
+  },
+});
+
+before(async () => {
+  bed = await BedFixture.up('e2e-authz');
+  for (const [ns, env] of [[prod, 'production'], [dev, 'development'], [shop, 'shop']] as const) {
+    await bed.kubectl(['create', 'namespace', ns]);
+    await bed.kubectl(['label', 'namespace', ns, 'weft.io/mesh=enabled', `env=${env}`, `weft.io/test=${ns}`]);
+  }
+  for (const sa of ['frontend', 'batch']) await bed.kubectl(['-n', shop, 'create', 'serviceaccount', sa]);
+  await Promise.all([
+    service(dev, 'web-local', 'node-1', 'http', 80, 8080),
+    service(dev, 'web-remote', 'node-2', 'http', 80, 8080),
+    service(dev, 'banner', 'node-2', 'banner', 7000, 7000),
+    service(prod, 'web', 'node-2', 'http', 80, 8080),
+    service(shop, 'orders', 'node-2', 'http', 80, 8080),
+  ]);
+  await Promise.all([
+    bed.bedOk(['run', 'client', '-n', prod, '--node', 'node-1', '--', 'sleep', 'infinity']),
+    bed.bedOk(['run', 'client', '-n', dev, '--node', 'node-1', '--', 'sleep', 'infinity']),
+    bed.bedOk(['run', 'frontend', '-n', shop, '--node', 'node-1', '--service-account', 'frontend', '--', 'sleep', 'infinity']),
+    bed.bedOk(['run', 'batch', '-n', shop, '--node', 'node-1', '--service-account', 'batch', '--', 'sleep', 'infinity']),
+  ]);
+  // Every path works before any policy: enrolled, endpoints known, certificates issued.
+  for (const [client, ns, target] of [['client', prod, url(dev, 'web-local')], ['client', prod, url(dev, 'web-remote')], ['client', dev, url(prod, 'web')], ['frontend', shop, url(shop, 'orders')], ['batch', shop, url(shop, 'orders')]] as const) {
+    await waitFor(async () => (await request(client, ns, target)).status === 200, { timeoutMs: 90_000, what: `${ns}/${client} -> ${target} through the mesh` });
+  }
+  await waitFor(async () => (await banner('client', prod, ips[`${dev}/banner`]!, 7000)).startsWith('HELLO'), { timeoutMs: 60_000, what: 'the banner through the mesh' });
+});
+
+after(async () => {
+  await bed?.down();
+});
+
+test('production may not call development: HTTP 403 on the same node and across, TCP reset; dev->dev and dev->prod work', async () => {
+  await apply(clusterPolicy());
+  await waitFor(async () => (await request('client', prod, url(dev, 'web-remote'))).status === 403, { timeoutMs: 30_000, what: 'the policy enforced on node-2' });
+  await waitFor(async () => (await request('client', prod, url(dev, 'web-local'))).status === 403, { timeoutMs: 30_000, what: 'the policy enforced on node-1' });
+  for (const target of ['web-local', 'web-remote']) {
+    const denied = await request('client', prod, url(dev, target, '/x'));
+    assert.equal(denied.status, 403, target);
+    assert.equal(denied.error, 'ERR_AUTHZ_DENIED', target);
+    assert.doesNotMatch(denied.body, new RegExp(noProdToDev), 'no policy names to the caller');
+  }
+  assert.equal(await banner('client', prod, ips[`${dev}/banner`]!, 7000), '', 'opaque TCP from prod is refused');
+  assert.equal((await request('client', dev, url(dev, 'web-remote'))).status, 200, 'dev -> dev');
+  assert.equal((await request('client', dev, url(prod, 'web'))).status, 200, 'dev -> prod');
+  assert.ok(sumMetric(await bed.metrics('node-2'), 'weft_authz_decisions_total', { decision: 'deny', policy: CLUSTER_POLICY_ID, dry_run: 'false', reporter: 'destination' }) >= 2);
+  assert.ok(sumMetric(await bed.metrics('node-1'), 'weft_authz_decisions_total', { decision: 'deny', policy: CLUSTER_POLICY_ID, dry_run: 'false' }) >= 1);
+});
+
+test('in dry-run the policy enforces nothing and counts what it would have denied', async () => {
+  await apply(clusterPolicy({ 'weft.io/dry-run': 'true' }));
+  await waitFor(async () => (await request('client', prod, url(dev, 'web-remote'))).status === 200, { timeoutMs: 30_000, what: 'the dry-run policy no longer enforced' });
+  const wouldBe = async () => sumMetric(await bed.metrics('node-2'), 'weft_authz_decisions_total', { decision: 'deny', policy: CLUSTER_POLICY_ID, dry_run: 'true' });
+  const before = await wouldBe();
+  assert.equal((await request('client', prod, url(dev, 'web-remote'))).status, 200);
+  assert.ok((await banner('client', prod, ips[`${dev}/banner`]!, 7000)).startsWith('HELLO'), 'opaque TCP allowed in dry-run');
+  assert.ok((await wouldBe()) >= before + 2, 'the would-be denials of the request and the TCP connection are counted');
+  await bed.kubectl(['delete', 'clusterauthorizationpolicy', noProdToDev]);
+});
+
+test('method level: only shop/frontend may GET|HEAD /api/* on orders; allowed requests carry the verified identity', async () => {
+  await apply({
+    apiVersion: 'weft.io/v1alpha1', kind: 'AuthorizationPolicy', metadata: { name: 'orders-readers', namespace: shop },
+    spec: { targetRefs: [{ group: '', kind: 'Service', name: 'orders' }], action: 'ALLOW', enforcementLevel: 'Application',
+      rules: [{ sources: [{ serviceAccount: { namespace: shop, name: 'frontend' } }], http: { methods: ['GET', 'HEAD'], paths: [{ type: 'PathPrefix', value: '/api' }] } }] },
+  });
+  await waitFor(async () => (await request('batch', shop, url(shop, 'orders', '/api/x'))).status === 403, { timeoutMs: 30_000, what: 'the ALLOW policy enforced' });
+  const allowed = await request('frontend', shop, url(shop, 'orders', '/api/x'));
+  assert.equal(allowed.status, 200);
+  assert.equal((JSON.parse(allowed.body) as { headers: Record<string, string> }).headers['x-weft-peer-identity'], `spiffe://cluster.local/ns/${shop}/sa/frontend`);
+  assert.equal((await request('frontend', shop, url(shop, 'orders', '/api/x'), 'HEAD')).status, 200);
+  assert.equal((await request('frontend', shop, url(shop, 'orders', '/api/x'), 'POST')).status, 403);
+  assert.equal((await request('frontend', shop, url(shop, 'orders', '/healthz'))).status, 403);
+  assert.equal((await request('frontend', shop, url(shop, 'orders', '/api/../admin'))).status, 403);
+  assert.equal((await request('batch', shop, url(shop, 'orders', '/api/x'))).status, 403);
+});
+
+test('deleting the policy restores access', async () => {
+  await bed.kubectl(['-n', shop, 'delete', 'authorizationpolicy', 'orders-readers']);
+  await waitFor(async () => (await request('batch', shop, url(shop, 'orders', '/api/x'))).status === 200, { timeoutMs: 30_000, what: 'access restored' });
+  assert.equal((await request('frontend', shop, url(shop, 'orders', '/healthz'), 'POST')).status, 200);
+});
+
+test('bad input: the schema refuses what it can; a rule the agent cannot apply denies instead of allowing', async () => {
+  const refused = await bed.kubectlResult(['apply', '-f', '-'], stringifyYaml({
+    apiVersion: 'weft.io/v1alpha1', kind: 'AuthorizationPolicy', metadata: { name: 'bad-action', namespace: shop }, spec: { action: 'allow' } }));
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /spec\.action/);
+  // A valid object the agent cannot apply (an invalid regular expression): the rule allows nothing.
+  await apply({ apiVersion: 'weft.io/v1alpha1', kind: 'AuthorizationPolicy', metadata: { name: 'bad-regex', namespace: shop },
+    spec: { targetRefs: [{ group: '', kind: 'Service', name: 'orders' }], action: 'ALLOW',
+      rules: [{ http: { paths: [{ type: 'RegularExpression', value: '/api/(unclosed' }] } }] } });
+  await waitFor(async () => (await request('frontend', shop, url(shop, 'orders', '/api/unclosed'))).status === 403, { timeoutMs: 30_000, what: 'the broken ALLOW rule allowing nothing' });
+  await bed.kubectl(['-n', shop, 'delete', 'authorizationpolicy', 'bad-regex']);
+});
