@@ -1,21 +1,28 @@
-// Issue "Authorization", proofs 1, 2, 4 and 5 on a two-node bed with real traffic: a
+// Issue "Authorization", proofs 1, 2, 4, 5 and 6 on a two-node bed with real traffic, with the
+// namespaces and policies of examples/authorization applied as a user would: the
 // ClusterAuthorizationPolicy keeps production from calling development (HTTP 403, opaque TCP
 // reset, on the same node and across nodes; dev->dev and dev->prod keep working), dry-run counts
-// the would-be denials without enforcing them, a method-level AuthorizationPolicy lets only
-// shop/frontend GET|HEAD /api/* on orders, deleting a policy restores access, and a policy the
-// agent cannot apply denies instead of allowing.
+// the would-be denials without enforcing them, the method-level AuthorizationPolicy lets only
+// shop/frontend GET|HEAD /api/* on orders, deleting a policy restores access, a policy the agent
+// cannot apply denies instead of allowing, and `weft policy explain` against the bed's API
+// server agrees with what the bed enforced, case by case.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import { uniqueName } from '../support/unique-name.js';
+import { repoRoot } from '../support/repo-root.js';
 import { waitFor } from '../support/wait-for.js';
 import { BedFixture, sumMetric } from './bed-fixture.js';
 
-const prod = uniqueName('prod');
-const dev = uniqueName('dev');
-const shop = uniqueName('shop');
-const noProdToDev = uniqueName('no-prod-to-dev');
+// The examples' names: this bed is this file's own, so nothing else uses them.
+const prod = 'prod';
+const dev = 'dev';
+const shop = 'shop';
+const noProdToDev = 'no-prod-to-dev';
 const CLUSTER_POLICY_ID = `ClusterAuthorizationPolicy//${noProdToDev}`;
+const examples = join(repoRoot, 'examples', 'authorization');
+const weft = join(repoRoot, 'dist', 'agent', 'src', 'cli', 'main.js');
 let bed: BedFixture;
 const ips: Record<string, string> = {};
 
@@ -23,10 +30,25 @@ async function apply(object: object): Promise<void> {
   await bed.kubectl(['apply', '-f', '-'], stringifyYaml(object));
 }
 
+/** `weft policy explain` against the bed's API server: its exit code (0 allowed, 1 denied) and output. */
+function explain(args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [weft, 'policy', 'explain', ...args, '--kubeconfig', bed.kubeconfig], { timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, output: stdout + stderr });
+    });
+  });
+}
+
+/** Asserts that explain predicts the status the bed enforced (403 = deny, anything else = allow). */
+async function explainAgrees(status: number, args: string[]): Promise<void> {
+  const result = await explain(args);
+  assert.equal(result.code, status === 403 ? 1 : 0, `weft policy explain ${args.join(' ')} disagrees with the enforced ${status}:\n${result.output}`);
+}
+
 /** One HTTP request from a client pod: status, the x-weft-error header ('' when none) and the body. */
 async function request(client: string, ns: string, url: string, method = 'GET'): Promise<{ status: number; error: string; body: string }> {
   const methodArgs = method === 'HEAD' ? ['--head'] : ['-X', method];
-  const result = await bed.exec(client, ns, ['curl', '-s', '-i', '-m', '10', ...methodArgs, url]);
+  const result = await bed.exec(client, ns, ['curl', '-s', '-i', '--path-as-is', '-m', '10', ...methodArgs, url]);
   const split = result.stdout.indexOf('\r\n\r\n');
   const head = split < 0 ? result.stdout : result.stdout.slice(0, split);
   const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
@@ -54,33 +76,26 @@ async function service(ns: string, name: string, node: string, mode: 'http' | 'b
   ips[`${ns}/${name}`] = (await bed.kubectl(['-n', ns, 'get', 'service', name, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
 }
 
+/** A pod behind one of the examples' Services (selector app=<name>, port 80 -> 8080). */
+async function exampleService(ns: string, name: string, node: string): Promise<void> {
+  await bed.runEcho(name, ns, node, 'http', 8080, `app=${name}`);
+  ips[`${ns}/${name}`] = (await bed.kubectl(['-n', ns, 'get', 'service', name, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+}
+
 function url(ns: string, name: string, path = '/'): string {
   return `http://${ips[`${ns}/${name}`]}${path}`;
 }
 
-const clusterPolicy = (annotations: Record<string, string> = {}) => ({
-  apiVersion: 'weft.io/v1alpha1', kind: 'ClusterAuthorizationPolicy',
-  metadata: { name: noProdToDev, annotations },
-  spec: {
-    tier: 'Admin', priority: 10, action: 'DENY',
-    subject: { namespaceSelector: { matchLabels: { env: 'development', 'weft.io/test': dev } } },
-    rules: [{ sources: [{ namespaceSelector: { matchLabels: { env: 'production', 'weft.io/test': prod } } }] }],
-  },
-});
 
 before(async () => {
   bed = await BedFixture.up('e2e-authz');
-  for (const [ns, env] of [[prod, 'production'], [dev, 'development'], [shop, 'shop']] as const) {
-    await bed.kubectl(['create', 'namespace', ns]);
-    await bed.kubectl(['label', 'namespace', ns, 'weft.io/mesh=enabled', `env=${env}`, `weft.io/test=${ns}`]);
-  }
-  for (const sa of ['frontend', 'batch']) await bed.kubectl(['-n', shop, 'create', 'serviceaccount', sa]);
+  await bed.kubectl(['apply', '-f', join(examples, '00-namespaces.yaml'), '-f', join(examples, '10-services.yaml')]);
   await Promise.all([
     service(dev, 'web-local', 'node-1', 'http', 80, 8080),
     service(dev, 'web-remote', 'node-2', 'http', 80, 8080),
     service(dev, 'banner', 'node-2', 'banner', 7000, 7000),
-    service(prod, 'web', 'node-2', 'http', 80, 8080),
-    service(shop, 'orders', 'node-2', 'http', 80, 8080),
+    exampleService(prod, 'web', 'node-2'),
+    exampleService(shop, 'orders', 'node-2'),
   ]);
   await Promise.all([
     bed.bedOk(['run', 'client', '-n', prod, '--node', 'node-1', '--', 'sleep', 'infinity']),
@@ -100,7 +115,7 @@ after(async () => {
 });
 
 test('production may not call development: HTTP 403 on the same node and across, TCP reset; dev->dev and dev->prod work', async () => {
-  await apply(clusterPolicy());
+  await bed.kubectl(['apply', '-f', join(examples, '20-no-prod-to-dev.yaml')]);
   await waitFor(async () => (await request('client', prod, url(dev, 'web-remote'))).status === 403, { timeoutMs: 30_000, what: 'the policy enforced on node-2' });
   await waitFor(async () => (await request('client', prod, url(dev, 'web-local'))).status === 403, { timeoutMs: 30_000, what: 'the policy enforced on node-1' });
   for (const target of ['web-local', 'web-remote']) {
@@ -110,38 +125,51 @@ test('production may not call development: HTTP 403 on the same node and across,
     assert.doesNotMatch(denied.body, new RegExp(noProdToDev), 'no policy names to the caller');
   }
   assert.equal(await banner('client', prod, ips[`${dev}/banner`]!, 7000), '', 'opaque TCP from prod is refused');
-  assert.equal((await request('client', dev, url(dev, 'web-remote'))).status, 200, 'dev -> dev');
-  assert.equal((await request('client', dev, url(prod, 'web'))).status, 200, 'dev -> prod');
+  const devToDev = await request('client', dev, url(dev, 'web-remote'));
+  assert.equal(devToDev.status, 200, 'dev -> dev');
+  const devToProd = await request('client', dev, url(prod, 'web'));
+  assert.equal(devToProd.status, 200, 'dev -> prod');
+  await explainAgrees(403, ['--from', 'prod/default', '--to', 'web-remote.dev:80', '--method', 'GET', '--path', '/x']);
+  await explainAgrees(403, ['--from', 'prod/default', '--to', 'banner.dev:7000']);
+  await explainAgrees(devToDev.status, ['--from', 'dev/default', '--to', 'web-remote.dev:80', '--method', 'GET']);
+  await explainAgrees(devToProd.status, ['--from', 'dev/default', '--to', 'web.prod:80', '--method', 'GET']);
   assert.ok(sumMetric(await bed.metrics('node-2'), 'weft_authz_decisions_total', { decision: 'deny', policy: CLUSTER_POLICY_ID, dry_run: 'false', reporter: 'destination' }) >= 2);
   assert.ok(sumMetric(await bed.metrics('node-1'), 'weft_authz_decisions_total', { decision: 'deny', policy: CLUSTER_POLICY_ID, dry_run: 'false' }) >= 1);
 });
 
 test('in dry-run the policy enforces nothing and counts what it would have denied', async () => {
-  await apply(clusterPolicy({ 'weft.io/dry-run': 'true' }));
+  await bed.kubectl(['annotate', 'clusterauthorizationpolicy', noProdToDev, 'weft.io/dry-run=true']);
   await waitFor(async () => (await request('client', prod, url(dev, 'web-remote'))).status === 200, { timeoutMs: 30_000, what: 'the dry-run policy no longer enforced' });
   const wouldBe = async () => sumMetric(await bed.metrics('node-2'), 'weft_authz_decisions_total', { decision: 'deny', policy: CLUSTER_POLICY_ID, dry_run: 'true' });
   const before = await wouldBe();
   assert.equal((await request('client', prod, url(dev, 'web-remote'))).status, 200);
   assert.ok((await banner('client', prod, ips[`${dev}/banner`]!, 7000)).startsWith('HELLO'), 'opaque TCP allowed in dry-run');
   assert.ok((await wouldBe()) >= before + 2, 'the would-be denials of the request and the TCP connection are counted');
+  const explained = await explain(['--from', 'prod/default', '--to', 'web-remote.dev:80', '--method', 'GET']);
+  assert.equal(explained.code, 0, explained.output);
+  assert.match(explained.output, /dry-run: +would be DENY by ClusterAuthorizationPolicy\/\/no-prod-to-dev/);
   await bed.kubectl(['delete', 'clusterauthorizationpolicy', noProdToDev]);
 });
 
 test('method level: only shop/frontend may GET|HEAD /api/* on orders; allowed requests carry the verified identity', async () => {
-  await apply({
-    apiVersion: 'weft.io/v1alpha1', kind: 'AuthorizationPolicy', metadata: { name: 'orders-readers', namespace: shop },
-    spec: { targetRefs: [{ group: '', kind: 'Service', name: 'orders' }], action: 'ALLOW', enforcementLevel: 'Application',
-      rules: [{ sources: [{ serviceAccount: { namespace: shop, name: 'frontend' } }], http: { methods: ['GET', 'HEAD'], paths: [{ type: 'PathPrefix', value: '/api' }] } }] },
-  });
+  await bed.kubectl(['apply', '-f', join(examples, '30-orders-readers.yaml')]);
   await waitFor(async () => (await request('batch', shop, url(shop, 'orders', '/api/x'))).status === 403, { timeoutMs: 30_000, what: 'the ALLOW policy enforced' });
   const allowed = await request('frontend', shop, url(shop, 'orders', '/api/x'));
   assert.equal(allowed.status, 200);
   assert.equal((JSON.parse(allowed.body) as { headers: Record<string, string> }).headers['x-weft-peer-identity'], `spiffe://cluster.local/ns/${shop}/sa/frontend`);
-  assert.equal((await request('frontend', shop, url(shop, 'orders', '/api/x'), 'HEAD')).status, 200);
-  assert.equal((await request('frontend', shop, url(shop, 'orders', '/api/x'), 'POST')).status, 403);
-  assert.equal((await request('frontend', shop, url(shop, 'orders', '/healthz'))).status, 403);
-  assert.equal((await request('frontend', shop, url(shop, 'orders', '/api/../admin'))).status, 403);
-  assert.equal((await request('batch', shop, url(shop, 'orders', '/api/x'))).status, 403);
+  const cases: [string, string, string, number][] = [
+    ['frontend', 'GET', '/api/x', 200],
+    ['frontend', 'HEAD', '/api/x', 200],
+    ['frontend', 'POST', '/api/x', 403],
+    ['frontend', 'GET', '/healthz', 403],
+    ['frontend', 'GET', '/api/../admin', 403],
+    ['batch', 'GET', '/api/x', 403],
+  ];
+  for (const [client, method, path, expected] of cases) {
+    const status = (await request(client, shop, url(shop, 'orders', path), method)).status;
+    assert.equal(status, expected, `${client} ${method} ${path}`);
+    await explainAgrees(status, ['--from', `${shop}/${client}`, '--to', 'orders.shop:80', '--method', method, '--path', path]);
+  }
 });
 
 test('deleting the policy restores access', async () => {

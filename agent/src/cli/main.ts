@@ -2,6 +2,7 @@
 // `weft`: the command line. `weft agent` runs the node agent; `weft ca` the certificate authority;
 // `weft stat` reads a node's metrics.
 import { UsageError } from './usage-error.js';
+import { POLICY_USAGE } from './policy-usage.js';
 import { runStat, StatError, STAT_USAGE } from './stat-command.js';
 
 const USAGE = `usage: weft <command> [flags]
@@ -9,8 +10,10 @@ commands:
   agent   run the node agent (see weft agent --help)
   ca      run the certificate authority (see weft ca --help)
   check   can this node run the agent? (kernel, BTF, cgroup v2, bpffs, capabilities, programs)
+  policy  explain what the authorization policies decide for one call
   stat    per-service request stats from one node's metrics
-${STAT_USAGE}`;
+${STAT_USAGE}
+${POLICY_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -26,6 +29,10 @@ async function main(argv: string[]): Promise<number> {
     case 'check': {
       const { runCheck } = await import('./check-command.js');
       return runCheck(rest, process.stdout);
+    }
+    case 'policy': {
+      const { runPolicy } = await import('./policy-command.js');
+      return runPolicy(rest, process.stdout);
     }
     case 'stat':
       await runStat(rest, process.stdout);
