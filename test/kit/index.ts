@@ -7,3 +7,4 @@ export type { BedStatus } from './bed/commands/status.js';
 export { bedPrefix, bridgeNetnsName } from './bed/bed-naming.js';
 export { removeCgroupTree } from './bed/cgroup-ops.js';
 export { parseManifests } from './bed/chart-install.js';
+export { kubectl } from './kubectl.js';

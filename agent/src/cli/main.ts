@@ -10,6 +10,7 @@ commands:
   agent   run the node agent (see weft agent --help)
   ca      run the certificate authority (see weft ca --help)
   check   can this node run the agent? (kernel, BTF, cgroup v2, bpffs, capabilities, programs)
+  controller  write the status of Weft's policies (one leader among its replicas)
   policy  explain what the authorization policies decide for one call
   stat    per-service request stats from one node's metrics
 ${STAT_USAGE}
@@ -25,6 +26,10 @@ async function main(argv: string[]): Promise<number> {
     case 'ca': {
       const { runCa } = await import('./ca-command.js');
       return runCa(rest);
+    }
+    case 'controller': {
+      const { runController } = await import('./controller-command.js');
+      return runController(rest);
     }
     case 'check': {
       const { runCheck } = await import('./check-command.js');
