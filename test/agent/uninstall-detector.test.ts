@@ -34,11 +34,12 @@ describe('UninstallDetector', () => {
   });
 
   /** A namespace with a DaemonSet and one agent pod it owns (as the DaemonSet controller makes it). */
-  async function install(options: { owned?: boolean } = {}): Promise<{ namespace: string; pod: string; daemonSet: string }> {
+  async function install(options: { owned?: boolean; serviceAccount?: string } = {}): Promise<{ namespace: string; pod: string; daemonSet: string }> {
     const namespace = uniqueName('weft-system');
     const core = admin.makeApiClient(CoreV1Api);
     const apps = admin.makeApiClient(AppsV1Api);
     await core.createNamespace({ body: { metadata: { name: namespace } } });
+    if (options.serviceAccount) await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: options.serviceAccount } } });
     const daemonSet = await apps.createNamespacedDaemonSet({
       namespace,
       body: {
@@ -55,7 +56,7 @@ describe('UninstallDetector', () => {
           labels,
           ownerReferences: options.owned === false ? [] : [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'weft-agent', uid: daemonSet.metadata!.uid!, controller: true }],
         },
-        spec: { nodeName: 'node-1', containers: [{ name: 'agent', image: 'weft' }] },
+        spec: { nodeName: 'node-1', serviceAccountName: options.serviceAccount, containers: [{ name: 'agent', image: 'weft' }] },
       },
     });
     return { namespace, pod, daemonSet: 'weft-agent' };
@@ -107,11 +108,11 @@ describe('UninstallDetector', () => {
     assert.equal(await detector.uninstalling(), false);
   });
 
-  test('with the agent\'s own token: RBAC removed after it worked means uninstall; never granted means keep', async () => {
-    const { namespace, pod } = await install();
+  /** A namespace with the agent's service account, a Role to read its pod and DaemonSet, and a token. */
+  async function agentAccess(namespace: string, boundPod?: { name: string; uid: string }) {
     const core = admin.makeApiClient(CoreV1Api);
     const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
-    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'weft-agent' } } });
+    if (boundPod === undefined) await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'weft-agent' } } });
     await rbac.createNamespacedRole({
       namespace,
       body: {
@@ -127,7 +128,8 @@ describe('UninstallDetector', () => {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'weft-agent' },
       subjects: [{ kind: 'ServiceAccount', name: 'weft-agent', namespace }],
     };
-    const token = (await core.createNamespacedServiceAccountToken({ namespace, name: 'weft-agent', body: { spec: { audiences: [] } } })).status!.token;
+    const boundObjectRef = boundPod ? { apiVersion: 'v1', kind: 'Pod', ...boundPod } : undefined;
+    const token = (await core.createNamespacedServiceAccountToken({ namespace, name: 'weft-agent', body: { spec: { audiences: [], boundObjectRef } } })).status!.token;
     const agentConfig = new KubeConfig();
     agentConfig.loadFromOptions({
       clusters: [{ name: 'c', server: server.url, caData: Buffer.from(server.caCertPem).toString('base64') }],
@@ -135,16 +137,39 @@ describe('UninstallDetector', () => {
       contexts: [{ name: 'c', cluster: 'c', user: 'agent' }],
       currentContext: 'c',
     });
+    return { agentConfig, grant: () => rbac.createNamespacedRoleBinding({ namespace, body: binding }), revoke: () => rbac.deleteNamespacedRoleBinding({ namespace, name: 'weft-agent' }) };
+  }
+
+  test('with the agent\'s own token: a refused GET alone keeps redirection; after the watch saw the DaemonSet go (helm\'s order), it is an uninstall', async () => {
+    const { namespace, pod, daemonSet } = await install();
+    const access = await agentAccess(namespace);
 
     // Never allowed to read its DaemonSet: a 403 then says nothing about an uninstall.
-    const blind = await detectorFor(agentConfig, namespace, pod);
+    const blind = await detectorFor(access.agentConfig, namespace, pod);
     assert.equal(await blind.uninstalling(), false, 'no RBAC at all: keep');
 
-    await rbac.createNamespacedRoleBinding({ namespace, body: binding });
-    const detector = await detectorFor(agentConfig, namespace, pod);
+    await access.grant();
+    const detector = await detectorFor(access.agentConfig, namespace, pod);
     assert.equal(await detector.uninstalling(), false, 'installed: keep');
-    await rbac.deleteNamespacedRoleBinding({ namespace, name: 'weft-agent' }); // helm removes RBAC in the same uninstall
-    await detector.stop(); // as if the watch had not delivered anything since
-    assert.equal(await detector.uninstalling(), true, 'the binding it had is gone: uninstall');
+    await access.revoke();
+    assert.equal(await detector.uninstalling(), false, 'RBAC gone but the DaemonSet was never seen deleted: keep');
+
+    await access.grant();
+    const watching = await detectorFor(access.agentConfig, namespace, pod);
+    // helm uninstall: the DaemonSet first, then the RBAC objects and the service account.
+    await admin.makeApiClient(AppsV1Api).deleteNamespacedDaemonSet({ namespace, name: daemonSet });
+    await access.revoke();
+    assert.equal(await watching.uninstalling(), true, 'the watch saw the DaemonSet go, then the GET was refused: uninstall');
+  });
+
+  test('a force-deleted agent pod (its bound token refused, 401) keeps redirection while the DaemonSet stays', async () => {
+    const { namespace, pod } = await install({ serviceAccount: 'weft-agent' });
+    const core = admin.makeApiClient(CoreV1Api);
+    const uid = (await core.readNamespacedPod({ namespace, name: pod })).metadata!.uid!;
+    const access = await agentAccess(namespace, { name: pod, uid });
+    await access.grant();
+    const detector = await detectorFor(access.agentConfig, namespace, pod);
+    await core.deleteNamespacedPod({ namespace, name: pod, gracePeriodSeconds: 0, body: { gracePeriodSeconds: 0 } });
+    assert.equal(await detector.uninstalling(), false);
   });
 });

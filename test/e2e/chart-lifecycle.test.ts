@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stringify as stringifyYaml } from 'yaml';
+import { parseManifests } from '../kit/index.js';
 import { uniqueName } from '../support/unique-name.js';
 import { waitFor } from '../support/wait-for.js';
 import { repoRoot } from '../support/repo-root.js';
@@ -77,7 +79,10 @@ test('an upgrade (rollout restart of the DaemonSet) keeps redirection: same prog
 
 test('an uninstall (the chart\'s objects deleted) removes redirection: the client talks directly again', async () => {
   const rendered = execFileSync(join(repoRoot, 'scripts', 'helm.sh'), ['template', 'weft', join(repoRoot, 'charts', 'weft'), '-n', 'weft-system'], { encoding: 'utf8' });
-  await bed.kubectl(['delete', '-f', '-', '--wait=false'], rendered);
+  // helm uninstall deletes in the reverse of its install order (the order `helm template`
+  // prints): the DaemonSet before the RBAC objects and the service accounts.
+  const reversed = parseManifests(rendered).reverse().map((object) => stringifyYaml(object)).join('---\n');
+  await bed.kubectl(['delete', '-f', '-', '--wait=false'], reversed);
   await waitFor(() => attachedWeftPrograms(clientCgroup).length === 0, { timeoutMs: 120_000, what: 'the agent detached its programs on the way out' });
   await waitFor(() => !existsSync(pinDir) || readdirSync(pinDir).length === 0, { timeoutMs: 30_000, what: `the pins in ${pinDir} removed` });
   const clientIp = (await bed.status()).pods.find((p) => p.namespace === ns && p.name === 'client')!.ip;

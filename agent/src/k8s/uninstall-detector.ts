@@ -5,12 +5,13 @@
 // deletes the DaemonSet first and the garbage collector deletes its pods after that, so the
 // deletion is normally in the cache before SIGTERM arrives. One GET at exit settles it either
 // way: 404, or a DaemonSet with another uid than our pod's owner, means ours is gone; a
-// deletionTimestamp means it is going; 401 means our service account is gone, and 403 after the
-// watch had worked means our RBAC binding is gone (helm deletes both in the same uninstall; an
-// upgrade never does). The watch's evidence decides alone only when the GET gets no answer:
-// a rollout restart was once judged an uninstall, and the GET of our own, unchanged DaemonSet
-// is the stronger fact. Anything else, or no DaemonSet owner at all, keeps redirection: removing
-// it by mistake would drop enforced policy.
+// deletionTimestamp means it is going. When the GET is refused (401: our token no longer
+// authenticates; 403: our RBAC is gone), the watch decides: helm deletes the DaemonSet before
+// the RBAC objects and the service account, so in an uninstall the watch has seen the deletion.
+// A refusal alone is no proof: a force-deleted agent pod's token stops working too (it once
+// removed redirection during a rollout, when the test API server dropped a terminating pod).
+// Anything else, or no DaemonSet owner at all, keeps redirection: removing it by mistake would
+// let traffic bypass the mesh and its policies until the next agent starts.
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1DaemonSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isApiStatus } from './api-status.js';
@@ -24,8 +25,6 @@ export class UninstallDetector {
   private daemonSetUid: string | undefined;
   private informer: RestartingInformer<V1DaemonSet> | undefined;
   private deletionSeen = false;
-  /** The watch delivered the DaemonSet at least once: our RBAC allowed reading it. */
-  private daemonSetSeen = false;
 
   constructor(
     private readonly kubeConfig: KubeConfig,
@@ -62,7 +61,6 @@ export class UninstallDetector {
       list: () => this.apps.listNamespacedDaemonSet({ namespace, fieldSelector }),
     });
     const note = (daemonSet: V1DaemonSet) => {
-      this.daemonSetSeen = true;
       if (daemonSet.metadata?.deletionTimestamp) this.noteDeletion('the watch saw a deletionTimestamp', daemonSet);
     };
     this.informer.on('add', note);
@@ -100,9 +98,10 @@ export class UninstallDetector {
       return judged(false, this.deletionSeen ? 'GET of the DaemonSet: present and not being deleted, although the watch had said so' : 'GET of the DaemonSet: present and not being deleted');
     } catch (err) {
       if (isApiStatus(err, 404)) return judged(true, 'GET of the DaemonSet: 404');
-      if (isApiStatus(err, 401)) return judged(true, 'GET of the DaemonSet: 401 (our service account is gone)');
-      if (isApiStatus(err, 403) && this.daemonSetSeen) return judged(true, 'GET of the DaemonSet: 403 after the watch had worked (our RBAC is gone)');
-      if (this.deletionSeen) return judged(true, `the watch saw the DaemonSet deleted, and the GET got no answer (${String(err)})`);
+      if (this.deletionSeen) return judged(true, `the watch saw the DaemonSet deleted, and the GET was refused or unanswered (${String(err)})`);
+      if (isApiStatus(err, 401) || isApiStatus(err, 403)) {
+        return judged(false, `GET of the DaemonSet refused (${isApiStatus(err, 401) ? '401: our token no longer authenticates, e.g. the pod was force-deleted' : '403: our RBAC is gone'}), and the watch never saw the DaemonSet deleted`);
+      }
       this.log.warn({ err, daemonSet: `${namespace}/${this.daemonSet}` }, 'cannot tell whether the agent is being uninstalled; keeping redirection');
       return false;
     }

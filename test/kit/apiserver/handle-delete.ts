@@ -61,6 +61,10 @@ export async function handleDelete(parts: ServerParts, r: ResourceRequest): Prom
   const d = r.descriptor;
   const options = await deleteOptions(parts, r);
   const outcome = parts.writer.delete(d, r.namespace, r.name!, options);
+  if (d.group === '' && d.kind === 'Pod' && !options.dryRun) {
+    // Who ended a pod, and how: a pod removed at once cuts its service-account tokens off.
+    parts.log('pod deleted', { pod: `${r.namespace}/${r.name}`, user: r.user.username, gracePeriodSeconds: options.gracePeriodSeconds, removed: outcome.removed });
+  }
   // Real servers answer 200 whether the object is gone or only marked (graceful deletion,
   // finalizers, namespaces); 202 is kept for the legacy orphanDependents=false case only.
   const code = options.orphanDependents === false && !outcome.removed ? 202 : 200;

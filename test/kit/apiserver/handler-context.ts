@@ -12,6 +12,8 @@ export interface ServerParts {
   writer: ResourceWriter;
   watches: WatchHub;
   maxBodyBytes: number;
+  /** The server's log (e.g. pod deletions, which an audit log would record). */
+  log: (msg: string, fields?: object) => void;
 }
 
 export interface ResourceRequest {

@@ -153,8 +153,12 @@ export class ResourceWriter {
 
     if (jsonEqual(withoutVersion(next), withoutVersion(existing))) return deepClone(existing);
     if (options.dryRun) return next;
-    if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0 && d.kind !== 'Namespace') {
-      // The last finalizer went: the object's deletion completes now.
+    if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0 && d.kind !== 'Namespace' &&
+        (existing.metadata.deletionGracePeriodSeconds ?? 0) === 0) {
+      // The last finalizer went: the object's deletion completes now. Not while a grace period
+      // runs (kube-apiserver's shouldDeleteDuringUpdate): a terminating pod's status updates
+      // (its kubelet marking it not Ready) must not remove it, or its service-account tokens
+      // stop working while it still shuts down.
       this.store.update(key, orderFields(next));
       return deepClone(this.remove(d, next));
     }

@@ -117,6 +117,10 @@ describe('object semantics', () => {
     assert.ok(marked.json.metadata.deletionTimestamp);
     assert.equal(marked.json.metadata.deletionGracePeriodSeconds, 30);
     assert.equal((await apiRequest(server, 'GET', `/api/v1/namespaces/${ns}/pods/bound`)).status, 200);
+    // Its kubelet reports it not Ready while it shuts down: the pod stays until the grace-0 delete.
+    const status = await apiRequest(server, 'PATCH', `/api/v1/namespaces/${ns}/pods/bound/status`, { body: { status: { conditions: [{ type: 'Ready', status: 'False' }] } }, contentType: 'application/merge-patch+json' });
+    assert.equal(status.status, 200, status.text);
+    assert.equal((await apiRequest(server, 'GET', `/api/v1/namespaces/${ns}/pods/bound`)).status, 200, 'a status update during the grace period does not complete the deletion');
     const gone = await apiRequest(server, 'DELETE', `/api/v1/namespaces/${ns}/pods/bound`, { body: { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 } });
     assert.equal(gone.status, 200);
     assert.equal((await apiRequest(server, 'GET', `/api/v1/namespaces/${ns}/pods/bound`)).status, 404);

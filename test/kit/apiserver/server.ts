@@ -133,7 +133,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   }
   let serverAddress = '';
   const handler = new RequestHandler(
-    { store, registry, writer, watches, maxBodyBytes: options.maxBodyBytes ?? 3 * 1024 * 1024 },
+    { store, registry, writer, watches, maxBodyBytes: options.maxBodyBytes ?? 3 * 1024 * 1024, log },
     authenticator,
     authorizer,
     new OpenApiDocuments(registry),
