@@ -43,7 +43,7 @@ dist: build
 
 # The end-to-end tests once more on beds that install charts/weft (bed up --from-chart), so a
 # missing RBAC rule, a wrong flag or a wrong mount in the chart fails CI.
-CHART_E2E_FILES = dist/test/e2e/agent-restart.test.js dist/test/e2e/first-path.test.js dist/test/e2e/mtls.test.js dist/test/e2e/mtls-rotation.test.js dist/test/e2e/strict-mtls.test.js
+CHART_E2E_FILES = dist/test/e2e/authorization.test.js dist/test/e2e/agent-restart.test.js dist/test/e2e/first-path.test.js dist/test/e2e/mtls.test.js dist/test/e2e/mtls-rotation.test.js dist/test/e2e/strict-mtls.test.js
 
 # Unit tests first, unprivileged; then the privileged ones; then the chart-mode e2e.
 test: build dist

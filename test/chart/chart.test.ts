@@ -135,17 +135,23 @@ describe('default rendering (the contract)', () => {
     assert.deepEqual(keys, [
       'ClusterRole/weft-agent',
       'ClusterRole/weft-ca',
+      'ClusterRole/weft-controller',
       'ClusterRoleBinding/weft-agent',
       'ClusterRoleBinding/weft-ca',
+      'ClusterRoleBinding/weft-controller',
       'DaemonSet/weft-agent',
       'Deployment/weft-ca',
+      'Deployment/weft-controller',
       'Role/weft-agent',
       'Role/weft-ca',
+      'Role/weft-controller',
       'RoleBinding/weft-agent',
       'RoleBinding/weft-ca',
+      'RoleBinding/weft-controller',
       'Service/weft-ca',
       'ServiceAccount/weft-agent',
       'ServiceAccount/weft-ca',
+      'ServiceAccount/weft-controller',
     ]);
   });
 
@@ -296,6 +302,25 @@ describe('RBAC: least privilege', () => {
         assert.ok(!rule.resources.includes('secrets'), 'the agent never reads Secrets');
       }
     }
+  });
+
+  test('the controller: reads policies and Services, writes only the policies\' status, keeps only its own Lease', () => {
+    const objects = objectsOf('default values');
+    assert.deepEqual(ruleSet(findObject<any>(objects, 'ClusterRole', 'weft-controller').rules), [
+      'core/services: get,list,watch',
+      'weft.io/authorizationpolicies/status: update',
+      'weft.io/authorizationpolicies: get,list,watch',
+      'weft.io/clusterauthorizationpolicies/status: update',
+      'weft.io/clusterauthorizationpolicies: get,list,watch',
+    ]);
+    assert.deepEqual(ruleSet(findObject<any>(objects, 'Role', 'weft-controller').rules), [
+      'coordination.k8s.io/leases names=weft-controller: get,update',
+      'coordination.k8s.io/leases: create',
+    ]);
+    const deployment = findObject<any>(objects, 'Deployment', 'weft-controller');
+    assert.equal(deployment.spec.template.spec.serviceAccountName, 'weft-controller');
+    assert.deepEqual(deployment.spec.template.spec.containers[0].args, ['controller']);
+    assert.deepEqual(deployment.spec.template.spec.containers[0].securityContext.capabilities, { drop: ['ALL'] });
   });
 
   test('the CA: its own Secret and ConfigMap, TokenReview, pod reads; nothing more', () => {

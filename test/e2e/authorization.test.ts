@@ -154,6 +154,8 @@ test('in dry-run the policy enforces nothing and counts what it would have denie
 test('method level: only shop/frontend may GET|HEAD /api/* on orders; allowed requests carry the verified identity', async () => {
   await bed.kubectl(['apply', '-f', join(examples, '30-orders-readers.yaml')]);
   await waitFor(async () => (await request('batch', shop, url(shop, 'orders', '/api/x'))).status === 403, { timeoutMs: 30_000, what: 'the ALLOW policy enforced' });
+  await waitFor(async () => (await bed.kubectl(['-n', shop, 'get', 'authorizationpolicy', 'orders-readers', '-o', 'jsonpath={.status.conditions[?(@.type=="Accepted")].status}'])).trim() === 'True',
+    { timeoutMs: 30_000, what: 'orders-readers Accepted' });
   const allowed = await request('frontend', shop, url(shop, 'orders', '/api/x'));
   assert.equal(allowed.status, 200);
   assert.equal((JSON.parse(allowed.body) as { headers: Record<string, string> }).headers['x-weft-peer-identity'], `spiffe://cluster.local/ns/${shop}/sa/frontend`);
@@ -188,5 +190,13 @@ test('bad input: the schema refuses what it can; a rule the agent cannot apply d
     spec: { targetRefs: [{ group: '', kind: 'Service', name: 'orders' }], action: 'ALLOW',
       rules: [{ http: { paths: [{ type: 'RegularExpression', value: '/api/(unclosed' }] } }] } });
   await waitFor(async () => (await request('frontend', shop, url(shop, 'orders', '/api/unclosed'))).status === 403, { timeoutMs: 30_000, what: 'the broken ALLOW rule allowing nothing' });
+  // weft controller says so in the policy's status, naming the field.
+  const accepted = await waitFor(async () => {
+    const text = await bed.kubectl(['-n', shop, 'get', 'authorizationpolicy', 'bad-regex', '-o', 'jsonpath={.status.conditions[?(@.type=="Accepted")]}']);
+    return text.trim() !== '' && (JSON.parse(text) as { status: string; reason: string; message: string });
+  }, { timeoutMs: 30_000, what: 'the Accepted condition written' });
+  assert.equal(accepted.status, 'False');
+  assert.equal(accepted.reason, 'Invalid');
+  assert.match(accepted.message, /spec\.rules\[0\]\.http\.paths\[0\]\.value: invalid regular expression/);
   await bed.kubectl(['-n', shop, 'delete', 'authorizationpolicy', 'bad-regex']);
 });

@@ -5,6 +5,7 @@ ClusterRoles are cluster-wide, so one cluster runs one Weft installation.
 */}}
 {{- define "weft.agentName" -}}weft-agent{{- end -}}
 {{- define "weft.caName" -}}weft-ca{{- end -}}
+{{- define "weft.controllerName" -}}weft-controller{{- end -}}
 {{- define "weft.trustBundleName" -}}weft-trust-bundle{{- end -}}
 
 {{/* Chart name and version as the helm.sh/chart label wants them. */}}

@@ -24,7 +24,8 @@ import { NodeHelper } from './node-helper-client.js';
 import { ensureNamespace, NODE_LEASE_NAMESPACE, NodeLeaseKeeper, registerNode, unregisterNode } from './node-registration.js';
 import { loadKubeConfig } from './kube-client.js';
 import { BedKubelet } from './kubelet/kubelet.js';
-import { AgentSupervisor, agentCommand, type AgentCaSettings } from './agent-supervisor.js';
+import { AgentSupervisor, agentCommand, weftCli, type AgentCaSettings } from './agent-supervisor.js';
+import { NodeProcessSupervisor } from './node-process-supervisor.js';
 import { CaSupervisor, CA_NAMESPACE, CA_PORT, TRUST_BUNDLE_CONFIGMAP, TRUST_DOMAIN, caAddress, caCommand } from './ca-supervisor.js';
 import { ensureMeshSystem, markPodRunning, removeMeshSystemPods, type MeshSystemPods } from './mesh-system.js';
 import { AgentCaTokens, agentCaTokenFile } from './agent-ca-token.js';
@@ -79,6 +80,8 @@ export class BedDaemon {
   private controller: EndpointSliceController | null = null;
   private kubeProxy: BedKubeProxy | null = null;
   private ca: CaSupervisor | null = null;
+  /** `weft controller` (policy status), as the chart's Deployment runs it. */
+  private policyStatusWriter: NodeProcessSupervisor | null = null;
   private caPid: number | null = null;
   private meshPods: MeshSystemPods | null = null;
   private caTokens: AgentCaTokens | null = null;
@@ -330,6 +333,7 @@ export class BedDaemon {
     });
     this.log('weft-system objects created', { agentPods: [...this.meshPods.agents.values()].map((p) => p.name), caPod: this.meshPods.ca?.name ?? null });
     if (this.options.ca) await this.startCa(core);
+    await this.startPolicyStatusWriter();
     this.caTokens = new AgentCaTokens({ core, runDir: this.paths.runDir, pods: this.meshPods.agents, log: this.log });
     await this.caTokens.start();
   }
@@ -352,6 +356,22 @@ export class BedDaemon {
     await this.waitForCaReady(core);
     await markPodRunning(core, this.meshPods!.ca!, node, 'ca', startedAt);
     this.log('ca ready', { address: caAddress(node), pid: this.caPid });
+  }
+
+  /** `weft controller` on node-1 with the bed kubeconfig; its status writes are what tests read. */
+  private async startPolicyStatusWriter(): Promise<void> {
+    const node = this.caNode;
+    this.policyStatusWriter = new NodeProcessSupervisor({
+      role: 'controller',
+      node,
+      cgroupDir: join(node.cgroupRoot, 'weft-controller'),
+      command: [process.execPath, weftCli, 'controller', '--namespace', CA_NAMESPACE, '--identity', `weft-controller-${node.name}`, '--health-host', node.ip],
+      env: { KUBECONFIG: this.paths.kubeconfig },
+      logFile: join(this.paths.logsDir, 'controller.log'),
+      onPidChange: () => undefined,
+      log: this.log,
+    });
+    await this.policyStatusWriter.start();
   }
 
   /** Ready = accepts TCP on the node IP (probed from inside node-1) and has published its trust bundle. */
@@ -467,6 +487,7 @@ export class BedDaemon {
     // Agents first, then the CA they depend on.
     await Promise.all([...this.agents.values()].map((agent) => agent.stop()));
     this.caTokens?.stop();
+    if (this.policyStatusWriter) await this.policyStatusWriter.stop();
     if (this.ca) await this.ca.stop();
     if (this.workloads) await this.workloads.stop();
     if (this.kubeProxy) await this.kubeProxy.stop();
