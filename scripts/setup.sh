@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 for pair in clang:clang llc:llvm bpftool:bpftool ip:iproute2 curl:curl tcpdump:tcpdump \
-            openssl:openssl nsenter:util-linux wrk:wrk nft:nftables; do
+            openssl:openssl nsenter:util-linux wrk:wrk nft:nftables promtool:prometheus; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
 done

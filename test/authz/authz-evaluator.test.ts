@@ -15,10 +15,10 @@ const namespaces: AuthzNamespace[] = [
   { name: 'shop', labels: {} },
 ];
 const workloads: AuthzWorkload[] = [
-  { ip: '10.0.0.1', namespace: 'dev', workload: 'api', labels: { app: 'api' } },
-  { ip: '10.0.0.2', namespace: 'prod', workload: 'api', labels: { app: 'api' } },
-  { ip: '10.0.0.3', namespace: 'shop', workload: 'orders', labels: { app: 'orders' } },
-  { ip: '10.0.0.4', namespace: 'shop', workload: 'cart', labels: { app: 'cart' } },
+  { uid: 'uid-1', ip: '10.0.0.1', namespace: 'dev', workload: 'api', labels: { app: 'api' } },
+  { uid: 'uid-2', ip: '10.0.0.2', namespace: 'prod', workload: 'api', labels: { app: 'api' } },
+  { uid: 'uid-3', ip: '10.0.0.3', namespace: 'shop', workload: 'orders', labels: { app: 'orders' } },
+  { uid: 'uid-4', ip: '10.0.0.4', namespace: 'shop', workload: 'cart', labels: { app: 'cart' } },
 ];
 
 function table(...objects: [PolicyKind, object][]) {
@@ -192,4 +192,14 @@ test('request paths: one normal form, none for ambiguous spellings', () => {
   assert.equal(normalizeRequestPath('/a%2Fb'), undefined);
   assert.equal(normalizeRequestPath('/a%5cb'), undefined);
   assert.equal(normalizeRequestPath('/a%zz'), undefined);
+});
+
+test('plaintext the kernel must drop: pods an enforced ALLOW selects, or a DENY that can match a source without identity', () => {
+  const guarded = (...objects: [PolicyKind, object][]) => [...table(...objects).plaintextGuardedUids].sort();
+  assert.deepEqual(guarded(ordersReaders), ['uid-3'], 'the ALLOW selects orders only');
+  assert.deepEqual(guarded(noProdToDev), [], 'a DENY whose sources all need a mesh identity never denies plaintext');
+  assert.deepEqual(guarded(['AuthorizationPolicy', { metadata: { name: 'd', namespace: 'shop' }, spec: { action: 'DENY', rules: [{ ports: [9000] }] } }]), ['uid-3', 'uid-4']);
+  assert.deepEqual(guarded(['AuthorizationPolicy', { metadata: { name: 'd', namespace: 'shop' }, spec: { action: 'DENY', rules: [{ sources: [{ ipBlock: { cidr: '10.9.0.0/16' } }] }] } }]), ['uid-3', 'uid-4']);
+  const [kind, object] = ordersReaders;
+  assert.deepEqual(guarded([kind, { ...object, metadata: { ...(object as { metadata: object }).metadata, annotations: { 'weft.io/dry-run': 'true' } } }]), [], 'dry-run enforces nothing');
 });

@@ -109,9 +109,9 @@ describe('authorization at the destination node, over real tunnels', () => {
       ],
       namespaces: [{ name: 'shop', labels: {} }],
       workloads: [
-        { ip: ORDERS_IP, namespace: 'shop', workload: 'orders', labels: { app: 'orders' } },
-        { ip: H2_IP, namespace: 'shop', workload: 'orders', labels: { app: 'orders' } },
-        { ip: VAULT_IP, namespace: 'shop', workload: 'vault', labels: { app: 'vault' } },
+        { uid: ORDERS_IP, ip: ORDERS_IP, namespace: 'shop', workload: 'orders', labels: { app: 'orders' } },
+        { uid: H2_IP, ip: H2_IP, namespace: 'shop', workload: 'orders', labels: { app: 'orders' } },
+        { uid: VAULT_IP, ip: VAULT_IP, namespace: 'shop', workload: 'vault', labels: { app: 'vault' } },
       ],
       serviceSelector: () => undefined,
     });

@@ -531,6 +531,7 @@ describe('monitoring', () => {
       WeftBpfAttachErrors: 'weft_bpf_attach_errors_total',
       WeftTlsHandshakeFailures: 'weft_tls_handshake_failures_total',
       WeftStrictDropsSpike: 'weft_strict_denied_total',
+      WeftAuthzDenialsSpike: 'weft_authz_decisions_total',
       WeftCaRequestsFailing: 'weft_ca_requests_total',
     };
     assert.deepEqual([...byName.keys()].sort(), Object.keys(expected).sort());

@@ -21,10 +21,12 @@ const dev = 'dev';
 const shop = 'shop';
 const noProdToDev = 'no-prod-to-dev';
 const CLUSTER_POLICY_ID = `ClusterAuthorizationPolicy//${noProdToDev}`;
+const outside = 'outside';
 const examples = join(repoRoot, 'examples', 'authorization');
 const weft = join(repoRoot, 'dist', 'agent', 'src', 'cli', 'main.js');
 let bed: BedFixture;
 const ips: Record<string, string> = {};
+let ordersPodIp = '';
 
 async function apply(object: object): Promise<void> {
   await bed.kubectl(['apply', '-f', '-'], stringifyYaml(object));
@@ -48,7 +50,7 @@ async function explainAgrees(status: number, args: string[]): Promise<void> {
 /** One HTTP request from a client pod: status, the x-weft-error header ('' when none) and the body. */
 async function request(client: string, ns: string, url: string, method = 'GET'): Promise<{ status: number; error: string; body: string }> {
   const methodArgs = method === 'HEAD' ? ['--head'] : ['-X', method];
-  const result = await bed.exec(client, ns, ['curl', '-s', '-i', '--path-as-is', '-m', '10', ...methodArgs, url]);
+  const result = await bed.exec(client, ns, ['curl', '-s', '-i', '--path-as-is', '-m', '5', ...methodArgs, url]);
   const split = result.stdout.indexOf('\r\n\r\n');
   const head = split < 0 ? result.stdout : result.stdout.slice(0, split);
   const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
@@ -97,7 +99,10 @@ before(async () => {
     exampleService(prod, 'web', 'node-2'),
     exampleService(shop, 'orders', 'node-2'),
   ]);
+  // A namespace outside the mesh: its pods speak plaintext.
+  await bed.kubectl(['create', 'namespace', outside]);
   await Promise.all([
+    bed.bedOk(['run', 'client', '-n', outside, '--node', 'node-1', '--', 'sleep', 'infinity']),
     bed.bedOk(['run', 'client', '-n', prod, '--node', 'node-1', '--', 'sleep', 'infinity']),
     bed.bedOk(['run', 'client', '-n', dev, '--node', 'node-1', '--', 'sleep', 'infinity']),
     bed.bedOk(['run', 'frontend', '-n', shop, '--node', 'node-1', '--service-account', 'frontend', '--', 'sleep', 'infinity']),
@@ -108,6 +113,8 @@ before(async () => {
     await waitFor(async () => (await request(client, ns, target)).status === 200, { timeoutMs: 90_000, what: `${ns}/${client} -> ${target} through the mesh` });
   }
   await waitFor(async () => (await banner('client', prod, ips[`${dev}/banner`]!, 7000)).startsWith('HELLO'), { timeoutMs: 60_000, what: 'the banner through the mesh' });
+  ordersPodIp = (await bed.status()).pods.find((p) => p.namespace === shop && p.name === 'orders')!.ip;
+  await waitFor(async () => (await request('client', outside, `http://${ordersPodIp}:8080/api/x`)).status === 200, { timeoutMs: 30_000, what: 'plaintext reaching orders before any policy' });
 });
 
 after(async () => {
@@ -156,6 +163,12 @@ test('method level: only shop/frontend may GET|HEAD /api/* on orders; allowed re
   await waitFor(async () => (await request('batch', shop, url(shop, 'orders', '/api/x'))).status === 403, { timeoutMs: 30_000, what: 'the ALLOW policy enforced' });
   await waitFor(async () => (await bed.kubectl(['-n', shop, 'get', 'authorizationpolicy', 'orders-readers', '-o', 'jsonpath={.status.conditions[?(@.type=="Accepted")].status}'])).trim() === 'True',
     { timeoutMs: 30_000, what: 'orders-readers Accepted' });
+  // Plaintext from outside the mesh never reaches the proxy: the kernel drops it at the pod. The
+  // node itself (kubelet probes) still gets through.
+  await waitFor(async () => (await request('client', outside, `http://${ordersPodIp}:8080/api/x`)).status === 0, { timeoutMs: 30_000, what: 'plaintext to orders dropped' });
+  const probe = await bed.bed(['exec', '--node', 'node-2', '--', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '5', `http://${ordersPodIp}:8080/healthz`]);
+  assert.equal(probe.stdout.trim(), '200', 'a probe from the node passes');
+  await explainAgrees(403, ['--from-ip', '10.244.1.99', '--to', 'orders.shop:80']);
   const allowed = await request('frontend', shop, url(shop, 'orders', '/api/x'));
   assert.equal(allowed.status, 200);
   assert.equal((JSON.parse(allowed.body) as { headers: Record<string, string> }).headers['x-weft-peer-identity'], `spiffe://cluster.local/ns/${shop}/sa/frontend`);
@@ -177,6 +190,7 @@ test('method level: only shop/frontend may GET|HEAD /api/* on orders; allowed re
 test('deleting the policy restores access', async () => {
   await bed.kubectl(['-n', shop, 'delete', 'authorizationpolicy', 'orders-readers']);
   await waitFor(async () => (await request('batch', shop, url(shop, 'orders', '/api/x'))).status === 200, { timeoutMs: 30_000, what: 'access restored' });
+  await waitFor(async () => (await request('client', outside, `http://${ordersPodIp}:8080/api/x`)).status === 200, { timeoutMs: 30_000, what: 'plaintext to orders allowed again' });
   assert.equal((await request('frontend', shop, url(shop, 'orders', '/healthz'), 'POST')).status, 200);
 });
 

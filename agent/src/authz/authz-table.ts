@@ -34,11 +34,19 @@ export interface WorkloadAuthz {
 
 export interface AuthzTable {
   byPodIp: ReadonlyMap<string, WorkloadAuthz>;
+  /**
+   * Pods (by uid) whose plaintext inbound connections some enforced policy would deny: an ALLOW
+   * policy selects them, or a DENY/PASS policy has a rule that can match a source without a mesh
+   * identity. Plaintext never reaches the node proxy, so the kernel drops it (the strict-mode
+   * ingress program; connections from the node itself, kubelet probes, still pass). Fail closed:
+   * ipBlock rules that would allow some plaintext sources are not honoured in the kernel yet.
+   */
+  plaintextGuardedUids: ReadonlySet<string>;
   /** Equal tables have equal fingerprints: an unchanged table is not sent to workers again. */
   fingerprint: string;
 }
 
-export const EMPTY_AUTHZ_TABLE: AuthzTable = Object.freeze({ byPodIp: new Map(), fingerprint: '[]' });
+export const EMPTY_AUTHZ_TABLE: AuthzTable = Object.freeze({ byPodIp: new Map(), plaintextGuardedUids: new Set<string>(), fingerprint: '[]' });
 
 export interface AuthzNamespace {
   name: string;
@@ -46,6 +54,8 @@ export interface AuthzNamespace {
 }
 
 export interface AuthzWorkload {
+  uid: string;
+  /** '' while the pod has no IP yet: it is then only considered for plaintextGuardedUids. */
   ip: string;
   namespace: string;
   workload: string;
@@ -55,7 +65,7 @@ export interface AuthzWorkload {
 export interface AuthzTableInput {
   policies: readonly PolicyDefinition[];
   namespaces: readonly AuthzNamespace[];
-  /** This node's enrolled pods with an IP. */
+  /** This node's enrolled pods. */
   workloads: readonly AuthzWorkload[];
   /** A Service's selector; undefined when the Service is unknown or has no selector. */
   serviceSelector(namespace: string, name: string): Labels | undefined;
@@ -65,6 +75,7 @@ export function buildAuthzTable(input: AuthzTableInput): AuthzTable {
   const compiled = input.policies.map((policy) => ({ policy, compiled: compilePolicy(policy, input.namespaces) }));
   const namespaceLabels = new Map(input.namespaces.map((ns) => [ns.name, ns.labels]));
   const byPodIp = new Map<string, WorkloadAuthz>();
+  const plaintextGuardedUids = new Set<string>();
   for (const workload of input.workloads) {
     const entry: WorkloadAuthz = { namespace: workload.namespace, workload: workload.workload, admin: [], deny: [], allow: [], baseline: [], audit: [], dryRun: false };
     for (const { policy, compiled: c } of compiled) {
@@ -77,9 +88,20 @@ export function buildAuthzTable(input: AuthzTableInput): AuthzTable {
     if (entry.admin.length + entry.deny.length + entry.allow.length + entry.baseline.length + entry.audit.length === 0) continue;
     entry.admin.sort(byPriority);
     entry.baseline.sort(byPriority);
-    byPodIp.set(workload.ip, entry);
+    if (deniesSomePlaintext(entry)) plaintextGuardedUids.add(workload.uid);
+    if (workload.ip !== '') byPodIp.set(workload.ip, entry);
   }
-  return { byPodIp, fingerprint: JSON.stringify([...byPodIp], (_key, value: unknown) => (value instanceof Set ? [...value].sort() : value)) };
+  const fingerprint = JSON.stringify([[...byPodIp], [...plaintextGuardedUids].sort()], (_key, value: unknown) => (value instanceof Set ? [...value].sort() : value));
+  return { byPodIp, plaintextGuardedUids, fingerprint };
+}
+
+/** Whether an enforced policy of the workload could deny a source without a mesh identity. */
+function deniesSomePlaintext(w: WorkloadAuthz): boolean {
+  const enforced = (p: CompiledPolicy): boolean => !p.dryRun;
+  const matchesPlaintext = (p: CompiledPolicy): boolean =>
+    p.denyAll || p.rules === null || p.rules.some((r) => r.sources === null || r.sources.some((s) => s.kind === 'ipBlock'));
+  if (w.allow.some(enforced)) return true;
+  return [...w.admin, ...w.deny, ...w.baseline].some((p) => enforced(p) && (p.action !== 'ALLOW' || p.denyAll) && matchesPlaintext(p));
 }
 
 function byPriority(a: CompiledPolicy, b: CompiledPolicy): number {

@@ -101,7 +101,7 @@ export function explain(world: PolicyWorld, options: ExplainOptions, out: Writab
   const table = buildAuthzTable({
     policies: world.policies,
     namespaces: [...world.namespaces].map(([name, nsLabels]) => ({ name, labels: nsLabels })),
-    workloads: [{ ip: 'destination', namespace: options.namespace, workload: pod?.name ?? options.service, labels }],
+    workloads: [{ uid: 'destination', ip: 'destination', namespace: options.namespace, workload: pod?.name ?? options.service, labels }],
     serviceSelector: (namespace, name) => world.services.get(`${namespace}/${name}`)?.selector,
   });
   const source: AuthzSource = 'ip' in options.source

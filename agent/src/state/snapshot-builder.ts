@@ -124,8 +124,9 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
     }
   }
 
+  const authz = authzTable(caches, enrolled);
   return Object.freeze({
-    authz: authzTable(caches, enrolled),
+    authz,
     version: input.version,
     nodeName: input.nodeName,
     nodeIp: input.nodeIp,
@@ -140,7 +141,8 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
         namespace: pod.metadata!.namespace ?? '',
         name: pod.metadata!.name ?? '',
         serviceAccount: podServiceAccount(pod),
-        strict: strict.has(pod.metadata!.namespace ?? ''),
+        // Strict mTLS, or a policy that would deny plaintext: either way the kernel drops it.
+        strict: strict.has(pod.metadata!.namespace ?? '') || authz.plaintextGuardedUids.has(pod.metadata!.uid!),
       })),
   });
 }
@@ -158,8 +160,8 @@ function authzTable(caches: ClusterCaches, enrolled: ReadonlySet<string>): Authz
   }
   const workloads = caches
     .localPods()
-    .filter((pod) => pod.status?.podIP && !pod.spec?.hostNetwork && pod.metadata?.namespace && isPodEnrolled(pod, enrolled))
-    .map((pod) => ({ ip: pod.status!.podIP!, namespace: pod.metadata!.namespace!, workload: workloadName(pod), labels: pod.metadata?.labels ?? {} }));
+    .filter((pod) => pod.metadata?.uid && !pod.spec?.hostNetwork && pod.metadata?.namespace && isPodEnrolled(pod, enrolled))
+    .map((pod) => ({ uid: pod.metadata!.uid!, ip: pod.status?.podIP ?? '', namespace: pod.metadata!.namespace!, workload: workloadName(pod), labels: pod.metadata?.labels ?? {} }));
   return buildAuthzTable({
     policies,
     namespaces: caches.namespaces().map((ns) => ({ name: ns.metadata?.name ?? '', labels: ns.metadata?.labels ?? {} })),
