@@ -15,7 +15,7 @@ UNIT_TEST_FLAGS ?= --test-concurrency=4 --test-timeout=120000
 # As root, drop to nobody for the unit tests (scripts/as-unprivileged.sh).
 AS_UNPRIVILEGED = ./scripts/as-unprivileged.sh
 
-.PHONY: all setup build ts bpf dist test unit demo bench bench-scale fuzz down clean
+.PHONY: all setup build ts bpf dist test unit demo bench bench-scale bench-authz fuzz down clean
 
 all: build
 
@@ -62,6 +62,11 @@ demo: build
 
 bench: build
 	node dist/test/bench/main.js $(BENCH_FLAGS)
+	node dist/test/bench/authz-main.js
+
+# Authorization alone: decision cost (in process) and policy propagation (on a two-node bed).
+bench-authz: build
+	node dist/test/bench/authz-main.js
 
 # The agent at scale: 100 enrolled pods, 10 000 endpoints; memory and snapshot propagation.
 bench-scale: build

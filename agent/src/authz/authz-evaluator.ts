@@ -11,7 +11,7 @@
 // and always match in a DENY rule (fail closed: the stream could carry what the rule denies).
 import { ipv4ToUint32 } from '../proxy/ipv4-cidr-set.js';
 import type { CompiledPolicy, CompiledRule, CompiledSource, WorkloadAuthz } from './authz-table.js';
-import type { HttpMatch } from './policy-definition.js';
+import type { HttpMatch, PathMatch } from './policy-definition.js';
 import { fullMatch } from './policy-regex.js';
 import { normalizeRequestPath } from './request-path.js';
 
@@ -56,34 +56,104 @@ export interface AuthzDecision extends AuthzVerdict {
 
 type Tri = { match: 'yes'; rule: number } | { match: 'no' } | { match: 'unknown' };
 
+const NO: Tri = Object.freeze({ match: 'no' });
+const UNKNOWN: Tri = Object.freeze({ match: 'unknown' });
+
+/** Per request, what several rules would otherwise each work out again: the normal path. */
+interface RequestMemo {
+  pathDone: boolean;
+  path: string | undefined;
+}
+
+function normalPath(memo: RequestMemo, http: HttpFacts): string | undefined {
+  if (!memo.pathDone) {
+    memo.path = normalizeRequestPath(http.target);
+    memo.pathDone = true;
+  }
+  return memo.path;
+}
+
 const DEFAULT_ALLOW: AuthzVerdict = { decision: 'allow', policy: 'default', rule: -1, reason: 'no policy denies and no ALLOW policy selects the workload' };
+const NOTHING_AUDITED: string[] = [];
+const NO_POLICY: AuthzDecision = Object.freeze({ decision: 'allow', policy: 'default', rule: -1, reason: 'no policy selects the workload', wouldBe: null, audited: NOTHING_AUDITED });
 const PENDING_REASON = 'decided per request: a rule has request conditions';
 
-/** `trace`, when given, receives one line per policy considered. */
+/**
+ * A workload's policies narrowed to those whose sources can match one caller, in the same
+ * order: the others cannot match it, so skipping them changes no decision. Built once per
+ * (table entry, caller) and kept while the entry is current, so a request walks the few policies
+ * that concern its caller instead of every policy of the workload.
+ */
+interface CallerView extends WorkloadAuthz {
+  /** Enforced ALLOW policies of the whole workload (the ALLOW step applies when there are any). */
+  enforcedAllowCount: number;
+  allowCount: number;
+}
+
+const MAX_CALLERS_PER_WORKLOAD = 20_000;
+const callerViews = new WeakMap<WorkloadAuthz, Map<string, CallerView>>();
+
+function callerView(w: WorkloadAuthz, source: AuthzSource): CallerView {
+  let views = callerViews.get(w);
+  if (views === undefined) callerViews.set(w, (views = new Map()));
+  const key = source.kind === 'mesh' ? source.spiffeId : `ip:${source.ip}`;
+  let view = views.get(key);
+  if (view === undefined) {
+    if (views.size >= MAX_CALLERS_PER_WORKLOAD) views.clear();
+    const concerns = (p: CompiledPolicy): boolean => mayConcern(p, source);
+    view = {
+      ...w,
+      admin: w.admin.filter(concerns),
+      deny: w.deny.filter(concerns),
+      allow: w.allow.filter(concerns),
+      baseline: w.baseline.filter(concerns),
+      audit: w.audit.filter(concerns),
+      enforcedAllowCount: w.allow.filter((p) => !p.dryRun).length,
+      allowCount: w.allow.length,
+    };
+    views.set(key, view);
+  }
+  return view;
+}
+
+/** Whether some rule of the policy can match this caller (its request aside). */
+function mayConcern(p: CompiledPolicy, source: AuthzSource): boolean {
+  if (p.denyAll || p.rules === null) return true;
+  for (const rule of p.rules) {
+    if (rule.broken) continue;
+    if (rule.sources === null || anySourceMatches(rule.sources, source)) return true;
+  }
+  return false;
+}
+
+/** `trace`, when given, receives one line per policy considered (every policy of the workload). */
 export function evaluateAuthz(workload: WorkloadAuthz | undefined, request: AuthzRequest, trace?: string[]): AuthzDecision {
-  if (workload === undefined) return { ...DEFAULT_ALLOW, reason: 'no policy selects the workload', wouldBe: null, audited: [] };
-  const verdict = evaluateOrder(workload, request, false, trace);
+  if (workload === undefined) return NO_POLICY;
+  if (trace === undefined) workload = callerView(workload, request.source);
+  const memo: RequestMemo = { pathDone: false, path: undefined };
+  const verdict = evaluateOrder(workload, request, false, trace, memo);
   let wouldBe: AuthzVerdict | null = null;
   if (workload.dryRun) {
-    const withDryRun = evaluateOrder(workload, request, true, undefined);
+    const withDryRun = evaluateOrder(workload, request, true, undefined, memo);
     const decidedByDryRun = withDryRun.policy !== verdict.policy && withDryRun.policy !== 'default';
     if (withDryRun.decision !== verdict.decision || decidedByDryRun) wouldBe = withDryRun;
   }
-  const audited: string[] = [];
+  let audited = NOTHING_AUDITED;
   for (const policy of workload.audit) {
-    if (matchPolicy(policy, request, false).match === 'yes') audited.push(policy.id);
+    if (matchPolicy(policy, request, false, memo).match !== 'yes') continue;
+    if (audited === NOTHING_AUDITED) audited = [];
+    audited.push(policy.id);
   }
-  return { ...verdict, wouldBe, audited };
+  return { decision: verdict.decision, policy: verdict.policy, rule: verdict.rule, reason: verdict.reason, wouldBe, audited };
 }
 
-function evaluateOrder(w: WorkloadAuthz, request: AuthzRequest, includeDryRun: boolean, trace: string[] | undefined): AuthzVerdict {
-  const enforced = (p: CompiledPolicy): boolean => includeDryRun || !p.dryRun;
-  const note = (p: CompiledPolicy, tri: Tri): void => {
-    trace?.push(`${p.id}${p.dryRun ? ' (dry-run, not enforced)' : ''}: ${p.action} ${tri.match === 'yes' ? `matches${tri.rule >= 0 ? ` (rule ${tri.rule})` : ''}` : tri.match === 'no' ? 'does not match' : 'needs the request'}`);
-  };
+function evaluateOrder(w: WorkloadAuthz, request: AuthzRequest, includeDryRun: boolean, trace: string[] | undefined, memo: RequestMemo): AuthzVerdict {
+  const enforced = includeDryRun ? always : notDryRun;
+  // No closure over `trace`: evaluation runs per request and must not allocate for tracing.
+  const note = trace === undefined ? ignore : traceLine.bind(null, trace);
 
   tier: for (const p of w.admin) {
-    const tri = matchPolicy(p, request, p.action !== 'ALLOW');
+    const tri = matchPolicy(p, request, p.action !== 'ALLOW', memo);
     note(p, tri);
     if (!enforced(p)) continue;
     if (tri.match === 'unknown') return pending(p);
@@ -92,14 +162,19 @@ function evaluateOrder(w: WorkloadAuthz, request: AuthzRequest, includeDryRun: b
     return decided(p, tri.rule, p.action === 'ALLOW' && !p.denyAll ? 'allow' : 'deny');
   }
   for (const p of w.deny) {
-    const tri = matchPolicy(p, request, true);
+    const tri = matchPolicy(p, request, true, memo);
     note(p, tri);
     if (!enforced(p)) continue;
     if (tri.match === 'unknown') return pending(p);
     if (tri.match === 'yes') return decided(p, tri.rule, 'deny');
   }
-  const allows = w.allow.filter(enforced);
-  if (allows.length > 0) {
+  const counts = w as Partial<CallerView>;
+  let enforcedAllows = includeDryRun ? counts.allowCount : counts.enforcedAllowCount;
+  if (enforcedAllows === undefined) {
+    enforcedAllows = 0;
+    for (const p of w.allow) if (enforced(p)) enforcedAllows++;
+  }
+  if (enforcedAllows > 0) {
     let unknown: CompiledPolicy | undefined;
     for (const p of w.allow) {
       if (p.denyAll) {
@@ -107,23 +182,37 @@ function evaluateOrder(w: WorkloadAuthz, request: AuthzRequest, includeDryRun: b
         if (enforced(p)) return decided(p, -1, 'deny');
         continue;
       }
-      const tri = matchPolicy(p, request, false);
+      const tri = matchPolicy(p, request, false, memo);
       note(p, tri);
       if (!enforced(p)) continue;
       if (tri.match === 'yes') return decided(p, tri.rule, 'allow');
       if (tri.match === 'unknown') unknown ??= p;
     }
     if (unknown !== undefined) return pending(unknown);
-    return { decision: 'deny', policy: 'default', rule: -1, reason: `ALLOW policies select the workload and none matches (${allows.map((p) => p.id).join(', ')})` };
+    return { decision: 'deny', policy: 'default', rule: -1, reason: `${enforcedAllows} ALLOW ${enforcedAllows === 1 ? 'policy selects' : 'policies select'} the workload and none matches` };
   }
   for (const p of w.baseline) {
-    const tri = matchPolicy(p, request, p.action !== 'ALLOW');
+    const tri = matchPolicy(p, request, p.action !== 'ALLOW', memo);
     note(p, tri);
     if (!enforced(p)) continue;
     if (tri.match === 'unknown') return pending(p);
     if (tri.match === 'yes') return decided(p, tri.rule, p.action === 'ALLOW' && !p.denyAll ? 'allow' : 'deny');
   }
   return DEFAULT_ALLOW;
+}
+
+function always(): boolean {
+  return true;
+}
+
+function notDryRun(p: CompiledPolicy): boolean {
+  return !p.dryRun;
+}
+
+function ignore(): void {}
+
+function traceLine(trace: string[], p: CompiledPolicy, tri: Tri): void {
+  trace.push(`${p.id}${p.dryRun ? ' (dry-run, not enforced)' : ''}: ${p.action} ${tri.match === 'yes' ? `matches${tri.rule >= 0 ? ` (rule ${tri.rule})` : ''}` : tri.match === 'no' ? 'does not match' : 'needs the request'}`);
 }
 
 function decided(p: CompiledPolicy, rule: number, decision: 'allow' | 'deny'): AuthzVerdict {
@@ -136,27 +225,27 @@ function pending(p: CompiledPolicy): AuthzVerdict {
 }
 
 /** `denyLike`: request conditions count as matching when they cannot be checked. */
-function matchPolicy(p: CompiledPolicy, request: AuthzRequest, denyLike: boolean): Tri {
+function matchPolicy(p: CompiledPolicy, request: AuthzRequest, denyLike: boolean, memo: RequestMemo): Tri {
   if (p.denyAll) return { match: 'yes', rule: -1 };
   if (p.rules === null) return { match: 'yes', rule: -1 };
   let unknown = false;
   for (let i = 0; i < p.rules.length; i++) {
-    const result = matchRule(p.rules[i]!, request, denyLike);
+    const result = matchRule(p.rules[i]!, request, denyLike, memo);
     if (result === 'yes') return { match: 'yes', rule: i };
     if (result === 'unknown') unknown = true;
   }
-  return unknown ? { match: 'unknown' } : { match: 'no' };
+  return unknown ? UNKNOWN : NO;
 }
 
-function matchRule(rule: CompiledRule, request: AuthzRequest, denyLike: boolean): 'yes' | 'no' | 'unknown' {
+function matchRule(rule: CompiledRule, request: AuthzRequest, denyLike: boolean, memo: RequestMemo): 'yes' | 'no' | 'unknown' {
   if (rule.broken) return 'no'; // a broken DENY/PASS rule made its policy denyAll already
   if (rule.ports !== null && !rule.ports.includes(request.port)) return 'no';
-  if (rule.sources !== null && !rule.sources.some((s) => matchSource(s, request.source))) return 'no';
+  if (rule.sources !== null && !anySourceMatches(rule.sources, request.source)) return 'no';
   if (rule.http === null && rule.grpc === null) return 'yes';
   const http = request.http;
   if (http === 'pending') return 'unknown';
   if (http === 'not-http') return denyLike ? 'yes' : 'no';
-  const path = normalizeRequestPath(http.target);
+  const path = normalPath(memo, http);
   if (rule.http !== null && !matchHttp(rule.http, http, path, denyLike)) return 'no';
   if (rule.grpc !== null) {
     if (!denyLike && !http.grpc) return 'no';
@@ -165,6 +254,11 @@ function matchRule(rule: CompiledRule, request: AuthzRequest, denyLike: boolean)
     if (!ok) return 'no';
   }
   return 'yes';
+}
+
+function anySourceMatches(sources: readonly CompiledSource[], actual: AuthzSource): boolean {
+  for (let i = 0; i < sources.length; i++) if (matchSource(sources[i]!, actual)) return true;
+  return false;
 }
 
 function matchSource(source: CompiledSource, actual: AuthzSource): boolean {
@@ -184,27 +278,45 @@ function matchHttp(match: HttpMatch, http: HttpFacts, path: string | undefined, 
   if (match.methods !== null && !match.methods.includes(http.method)) return false;
   if (match.paths !== null) {
     if (path === undefined) return denyLike;
-    const ok = match.paths.some((p) =>
-      p.type === 'Exact' ? path === p.value
-        : p.type === 'PathPrefix' ? pathHasPrefix(path, p.value)
-          : fullMatch(p.value, path));
-    if (!ok) return false;
+    if (!pathMatcher(match.paths).test(path)) return false;
   }
-  for (const h of match.headers ?? []) {
-    const values = http.header(h.name);
-    if (values.length === 0) return false;
-    // Repeated headers: a server may read any one of them, so an ALLOW needs all to match and a DENY any.
-    const test = (v: string): boolean => (h.type === 'Exact' ? v === h.value : fullMatch(h.value, v));
-    if (denyLike ? !values.some(test) : !values.every(test)) return false;
+  if (match.headers !== null) {
+    for (const h of match.headers) {
+      const values = http.header(h.name);
+      if (values.length === 0) return false;
+      // Repeated headers: a server may read any one of them, so an ALLOW needs all to match and a DENY any.
+      let matching = 0;
+      for (const v of values) if (h.type === 'Exact' ? v === h.value : fullMatch(h.value, v)) matching++;
+      if (denyLike ? matching === 0 : matching !== values.length) return false;
+    }
   }
   return true;
 }
 
-/** Gateway API PathPrefix: element-wise, so /api matches /api and /api/x but not /apix. */
-function pathHasPrefix(path: string, prefix: string): boolean {
-  const trimmed = prefix.length > 1 && prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
-  if (trimmed === '/') return path.startsWith('/');
-  return path === trimmed || path.startsWith(`${trimmed}/`);
+const pathMatchers = new WeakMap<readonly PathMatch[], RegExp>();
+
+/**
+ * A rule's path conditions (OR) as one anchored regular expression, compiled once per rule:
+ * Exact as a literal, PathPrefix as a literal followed by nothing or a `/` (Gateway API's
+ * element-wise prefix), RegularExpression as given (checked as RE2 syntax on admission).
+ */
+function pathMatcher(paths: readonly PathMatch[]): RegExp {
+  let re = pathMatchers.get(paths);
+  if (re === undefined) {
+    const parts = paths.map((p) => {
+      if (p.type === 'RegularExpression') return `(?:${p.value})`;
+      if (p.type === 'Exact') return escapeRegExp(p.value);
+      const prefix = p.value.length > 1 && p.value.endsWith('/') ? p.value.slice(0, -1) : p.value;
+      return prefix === '/' ? '/.*' : `${escapeRegExp(prefix)}(?:/.*)?`;
+    });
+    re = new RegExp(`^(?:${parts.join('|')})$`, 'su');
+    pathMatchers.set(paths, re);
+  }
+  return re;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
 function inIpBlock(ip: string, cidr: string, except: readonly string[]): boolean {

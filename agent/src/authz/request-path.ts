@@ -20,6 +20,8 @@ export function normalizeRequestPath(target: string): string | undefined {
   }
   const end = path.search(/[?#]/);
   if (end >= 0) path = path.slice(0, end);
+  // Most paths are already in normal form: nothing encoded, no empty or dot segment.
+  if (!/%|\\|\/\/|\/\.\.?(\/|$)/.test(path)) return path;
   if (path.includes('\\')) return undefined;
   let decoded = '';
   for (let i = 0; i < path.length; i++) {
