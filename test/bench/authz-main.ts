@@ -116,10 +116,10 @@ async function propagation(): Promise<{ latenciesMs: number[] }> {
     for (const url of urls) {
       await waitFor(async () => (await bed.exec('prober', NAMESPACE, ['curl', '-sf', '-m', '5', url])).code === 0, { timeoutMs: 120_000, what: `${url} through the mesh` });
     }
-    const prober = bed.exec('prober', NAMESPACE, [process.execPath, join(repoRoot, 'dist', 'test', 'bench', 'status-prober.js'), probeFile, stopFile, ...urls], 900_000);
+    const prober = bed.exec('prober', NAMESPACE, [process.execPath, join(repoRoot, 'dist', 'test', 'e2e', 'fixtures', 'status-prober.js'), probeFile, stopFile, ...urls], 900_000);
     const lines = async (): Promise<{ at: number; url: string; status: number }[]> => {
       const text = await readFile(probeFile, 'utf8').catch(() => '');
-      return text.trim().split('\n').filter(Boolean).map((l) => {
+      return text.trim().split('\n').filter((l) => l !== '' && !l.includes(' total ')).map((l) => {
         const [at, url, status] = l.split(' ');
         return { at: Number(at), url: url!, status: Number(status) };
       });

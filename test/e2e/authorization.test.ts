@@ -9,6 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { repoRoot } from '../support/repo-root.js';
@@ -213,4 +214,33 @@ test('bad input: the schema refuses what it can; a rule the agent cannot apply d
   assert.equal(accepted.reason, 'Invalid');
   assert.match(accepted.message, /spec\.rules\[0\]\.http\.paths\[0\]\.value: invalid regular expression/);
   await bed.kubectl(['-n', shop, 'delete', 'authorizationpolicy', 'bad-regex']);
+});
+
+test('agent restarts open no window: under the prod->dev policy, no request from prod is ever allowed while both agents are replaced', async () => {
+  await bed.kubectl(['apply', '-f', join(examples, '20-no-prod-to-dev.yaml')]);
+  const targets = [url(dev, 'web-local'), url(dev, 'web-remote')];
+  for (const target of targets) {
+    await waitFor(async () => (await request('client', prod, target)).status === 403, { timeoutMs: 30_000, what: `${target} denied` });
+  }
+  const probeFile = join(bed.state, 'restart-probe.log');
+  const stopFile = join(bed.state, 'restart-probe.stop');
+  const prober = bed.bed(['exec', 'client', '-n', prod, '--', process.execPath, join(repoRoot, 'dist', 'test', 'e2e', 'fixtures', 'status-prober.js'), probeFile, stopFile, ...targets], { timeoutMs: 600_000 });
+  const seen = (): string[] => (existsSync(probeFile) ? readFileSync(probeFile, 'utf8').trim().split('\n') : []);
+  await waitFor(() => targets.every((t) => seen().some((l) => l.endsWith(`${t} 403`))), { timeoutMs: 30_000, what: 'the prober seeing 403 from both nodes' });
+  for (const node of ['node-1', 'node-2']) {
+    const before = (await bed.status()).nodes.find((n) => n.name === node)!.agentPid!;
+    process.kill(before, 'SIGTERM');
+    await waitFor(async () => {
+      const pid = (await bed.status()).nodes.find((n) => n.name === node)!.agentPid;
+      return pid !== null && pid !== before;
+    }, { timeoutMs: 60_000, what: `a new agent on ${node}` });
+    await waitFor(async () => (await bed.bed(['exec', '--node', node, '--', 'curl', '-sf', '-m', '2', 'http://127.0.0.1:15020/readyz'])).code === 0, { timeoutMs: 60_000, what: `the new agent on ${node} ready` });
+  }
+  writeFileSync(stopFile, '');
+  assert.equal((await prober).code, 0);
+  const lines = seen();
+  const total = Number(/ total (\d+)$/.exec(lines.at(-1) ?? '')?.[1] ?? 0);
+  assert.ok(total > 100, `the prober kept asking through both restarts (${total} requests)`);
+  assert.deepEqual(lines.filter((l) => / 200$/.test(l)), [], `no request was allowed:\n${lines.join('\n')}`);
+  await bed.kubectl(['delete', 'clusterauthorizationpolicy', noProdToDev]);
 });
