@@ -24,10 +24,21 @@ export function emptyWorld(): PolicyWorld {
 
 type Obj = KubernetesObject & { spec?: Record<string, any> };
 
+const NAME_LABEL = 'kubernetes.io/metadata.name';
+
+/**
+ * Makes a namespace known with at least the label kube-apiserver gives every namespace
+ * (`kubernetes.io/metadata.name`), so selectors by name work for namespaces the files only mention.
+ */
+export function ensureNamespace(world: PolicyWorld, name: string, labels: Record<string, string> = {}): void {
+  world.namespaces.set(name, { ...(world.namespaces.get(name) ?? {}), ...labels, [NAME_LABEL]: name });
+}
+
 /** Adds one object; kinds the evaluation does not need are ignored. */
 export function addObject(world: PolicyWorld, object: Obj): void {
   const meta = object.metadata ?? {};
   const namespace = meta.namespace ?? 'default';
+  if (object.kind !== 'Namespace' && object.kind !== 'ClusterAuthorizationPolicy' && object.kind !== 'List' && !world.namespaces.has(namespace)) ensureNamespace(world, namespace);
   switch (object.kind) {
     case 'AuthorizationPolicy':
       world.policies.push(validatePolicy('AuthorizationPolicy', { ...object, metadata: { ...meta, namespace } }));
@@ -36,7 +47,7 @@ export function addObject(world: PolicyWorld, object: Obj): void {
       world.policies.push(validatePolicy('ClusterAuthorizationPolicy', object));
       break;
     case 'Namespace':
-      if (meta.name) world.namespaces.set(meta.name, meta.labels ?? {});
+      if (meta.name) ensureNamespace(world, meta.name, meta.labels ?? {});
       break;
     case 'Service':
       if (meta.name) {

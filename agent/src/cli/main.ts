@@ -11,6 +11,7 @@ commands:
   ca      run the certificate authority (see weft ca --help)
   check   can this node run the agent? (kernel, BTF, cgroup v2, bpffs, capabilities, programs)
   controller  write the status of Weft's policies (one leader among its replicas)
+  convert istio  Istio AuthorizationPolicies to Weft's (lists what cannot be converted)
   policy  explain what the authorization policies decide for one call
   stat    per-service request stats from one node's metrics
 ${STAT_USAGE}
@@ -38,6 +39,10 @@ async function main(argv: string[]): Promise<number> {
     case 'policy': {
       const { runPolicy } = await import('./policy-command.js');
       return runPolicy(rest, process.stdout);
+    }
+    case 'convert': {
+      const { runConvert } = await import('./convert-command.js');
+      return runConvert(rest, process.stdout, process.stderr);
     }
     case 'stat':
       await runStat(rest, process.stdout);

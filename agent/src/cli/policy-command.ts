@@ -7,7 +7,7 @@ import { CoreV1Api, CustomObjectsApi, type KubernetesObject } from '@kubernetes/
 import { buildAuthzTable } from '../authz/authz-table.js';
 import { evaluateAuthz, type AuthzRequest, type AuthzSource, type HttpFacts } from '../authz/authz-evaluator.js';
 import { AUTHZ_GROUP, AUTHZ_VERSION } from '../authz/policy-definition.js';
-import { addObject, emptyWorld, loadWorldFromFiles, type PolicyWorld } from '../authz/policy-world.js';
+import { addObject, emptyWorld, ensureNamespace, loadWorldFromFiles, type PolicyWorld } from '../authz/policy-world.js';
 import { matchesLabelSelector } from '../k8s/label-selector.js';
 import { loadKubeConfig } from '../k8s/kube-config.js';
 import { UsageError } from './usage-error.js';
@@ -90,6 +90,8 @@ export async function runPolicy(argv: readonly string[], out: Writable): Promise
 
 /** Evaluates and prints; returns the exit code. */
 export function explain(world: PolicyWorld, options: ExplainOptions, out: Writable): number {
+  // The caller's namespace may appear in no file: known then by its name label alone.
+  if ('namespace' in options.source && !world.namespaces.has(options.source.namespace)) ensureNamespace(world, options.source.namespace);
   const service = world.services.get(`${options.namespace}/${options.service}`);
   if (service === undefined) throw new UsageError(`Service ${options.namespace}/${options.service} not found${options.kubeconfig ? '' : ' in the files given (add its manifest)'}`);
   const servicePort = service.ports.find((p) => p.port === options.port);
