@@ -53,12 +53,37 @@ node2_ip=$(bed status | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("e
 echo "== node-2's receiving side: tunnelled connections by verified source identity"
 bed exec --node node-2 -- curl -s "http://$node2_ip:15020/metrics" | grep '^weft_tcp_connections_opened_total{reporter="destination"' || true
 
+echo "== authorization: web takes only GET and HEAD (examples/demo/web-readonly.yaml)"
+k apply -f examples/demo/web-readonly.yaml
+post() { bed exec client -n demo -- curl -s -i -X POST "http://$svc_ip/" | tr -d '\r'; }
+for _ in $(seq 1 50); do
+  answer=$(post)
+  [[ $answer == "HTTP/1.1 403"* ]] && break
+  sleep 0.2
+done
+echo "$answer" | grep -E '^(HTTP/1.1|x-weft-error)|ERR_AUTHZ'
+echo "== why: weft policy explain --from demo/default --to web.demo:80 --method POST"
+node dist/agent/src/cli/main.js policy explain --from demo/default --to web.demo:80 --method POST --path / --kubeconfig "$kubeconfig" || true
+echo "== the policy's status, written by weft controller"
+for _ in $(seq 1 50); do
+  [ -n "$(k -n demo get authorizationpolicy web-readonly -o jsonpath='{.status.conditions}')" ] && break
+  sleep 0.2
+done
+k -n demo get authorizationpolicies
+echo "== denials counted on each node"
+for node in node-1 node-2; do
+  ip=$(bed status | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const n=JSON.parse(s).nodes.find(n=>n.name===process.argv[1]);console.log(n.ip)})' "$node")
+  bed exec --node "$node" -- curl -s "http://$ip:15020/metrics" | grep '^weft_authz_decisions_total' || echo "($node decided none)"
+done
+
 cat <<MSG
 
 The client's requests went through node-1's agent: its eBPF program sent each connect to the
 node proxy, which picked a backend on node-1 or node-2 and carried the request there in an mTLS
 tunnel (HTTP/2 CONNECT over TLS 1.3 to port 15008) with the client's SPIFFE certificate. The
 receiving agent checked the identity and counted the connection under reporter="destination".
+
+A POST to web was denied by the destination node's agent: the policy allows GET and HEAD only.
 
 The bed is still running. Explore it:
   export KUBECONFIG=$kubeconfig

@@ -15,7 +15,7 @@ export interface PolicyWorld {
   /** `${namespace}/${name}` -> the Service's selector and ports. */
   services: Map<string, { selector: Labels; ports: { port: number; targetPort: number | string | undefined; name?: string }[] }>;
   /** Pods (or pod templates of workloads) with their namespace and labels. */
-  pods: { namespace: string; name: string; labels: Labels }[];
+  pods: { namespace: string; name: string; labels: Labels; /** Named container ports (a Service's named targetPort). */ ports: Record<string, number> }[];
 }
 
 export function emptyWorld(): PolicyWorld {
@@ -58,18 +58,26 @@ export function addObject(world: PolicyWorld, object: Obj): void {
       }
       break;
     case 'Pod':
-      world.pods.push({ namespace, name: meta.name ?? '', labels: meta.labels ?? {} });
+      world.pods.push({ namespace, name: meta.name ?? '', labels: meta.labels ?? {}, ports: namedPorts(object.spec) });
       break;
     case 'Deployment':
     case 'StatefulSet':
     case 'DaemonSet':
     case 'ReplicaSet':
-      world.pods.push({ namespace, name: meta.name ?? '', labels: object.spec?.template?.metadata?.labels ?? {} });
+      world.pods.push({ namespace, name: meta.name ?? '', labels: object.spec?.template?.metadata?.labels ?? {}, ports: namedPorts(object.spec?.template?.spec) });
       break;
     case 'List':
       for (const item of (object as unknown as { items?: Obj[] }).items ?? []) addObject(world, item);
       break;
   }
+}
+
+function namedPorts(podSpec: Record<string, any> | undefined): Record<string, number> {
+  const ports: Record<string, number> = {};
+  for (const container of podSpec?.containers ?? []) {
+    for (const port of container?.ports ?? []) if (typeof port?.name === 'string') ports[port.name] = port.containerPort;
+  }
+  return ports;
 }
 
 /** Every YAML/JSON document of the files given (directories: their *.yaml, *.yml, *.json, recursively). */

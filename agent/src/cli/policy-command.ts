@@ -96,9 +96,11 @@ export function explain(world: PolicyWorld, options: ExplainOptions, out: Writab
   if (service === undefined) throw new UsageError(`Service ${options.namespace}/${options.service} not found${options.kubeconfig ? '' : ' in the files given (add its manifest)'}`);
   const servicePort = service.ports.find((p) => p.port === options.port);
   if (servicePort === undefined) throw new UsageError(`Service ${options.namespace}/${options.service} has no port ${options.port}`);
-  // Rules name the pod's port: the Service port's numeric targetPort (a named one is assumed equal to the port).
-  const podPort = typeof servicePort.targetPort === 'number' ? servicePort.targetPort : options.port;
   const pod = world.pods.find((p) => p.namespace === options.namespace && Object.keys(service.selector).length > 0 && matchesLabelSelector({ matchLabels: { ...service.selector } }, p.labels));
+  // Rules name the pod's port: the Service port's targetPort, a named one looked up on the pod
+  // (without the pod, or without a targetPort, the Service port itself).
+  const target = servicePort.targetPort;
+  const podPort = typeof target === 'number' ? target : typeof target === 'string' && /^\d+$/.test(target) ? Number(target) : (typeof target === 'string' ? pod?.ports[target] : undefined) ?? options.port;
   const labels = pod?.labels ?? service.selector;
   const table = buildAuthzTable({
     policies: world.policies,

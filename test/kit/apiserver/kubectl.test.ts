@@ -196,6 +196,7 @@ spec:
     subresources: {status: {}}
     additionalPrinterColumns:
     - {name: Size, type: integer, jsonPath: .spec.size}
+    - {name: Ready, type: string, jsonPath: '.status.conditions[?(@.type=="Ready")].status'}
     schema:
       openAPIV3Schema:
         type: object
@@ -210,6 +211,13 @@ spec:
             type: object
             properties:
               ready: {type: boolean}
+              conditions:
+                type: array
+                items:
+                  type: object
+                  properties:
+                    type: {type: string}
+                    status: {type: string}
 `;
     await writeFile(join(dir.path, 'crd.yaml'), crd);
     assert.match(await ok(['apply', '-f', join(dir.path, 'crd.yaml')]), /created/);
@@ -217,7 +225,10 @@ spec:
     const good = `apiVersion: ${group}/v1\nkind: Gadget\nmetadata: {name: g1, namespace: ${ns}}\nspec: {size: 3, mode: fast}\n`;
     await writeFile(join(dir.path, 'good.yaml'), good);
     assert.match(await ok(['apply', '-f', join(dir.path, 'good.yaml')]), /gadget\.[^ ]+\/g1 created/);
-    assert.match(await ok(['get', 'gd', '-n', ns]), /^NAME\s+SIZE\s+AGE\ng1\s+3\s+\d+s\n$/);
+    assert.match(await ok(['get', 'gd', '-n', ns]), /^NAME\s+SIZE\s+READY\s+AGE\ng1\s+3\s+\d+s\n$/);
+    // A filter in a printer column's JSONPath picks the element it names, as kube-apiserver does.
+    await ok(['patch', 'gd', 'g1', '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { conditions: [{ type: 'Synced', status: 'False' }, { type: 'Ready', status: 'True' }] } })]);
+    assert.match(await ok(['get', 'gd', '-n', ns]), /^NAME\s+SIZE\s+READY\s+AGE\ng1\s+3\s+True\s+\d+s\n$/);
     const listed = JSON.parse(await ok(['get', 'gd', '-n', ns, '-o', 'json']));
     assert.equal(listed.items[0].spec.size, 3);
     assert.equal(listed.items[0].metadata.generation, 1);

@@ -180,16 +180,29 @@ const builtinColumns: Record<string, Column[]> = {
   ],
 };
 
-/** Evaluates the simple JSONPaths CRD printer columns use (".spec.size", ".status.items[0].name"). */
+/**
+ * Evaluates the JSONPaths CRD printer columns use: fields, indexes and equality filters
+ * (".spec.size", ".status.items[0].name", '.status.conditions[?(@.type=="Ready")].status'). As
+ * kube-apiserver does for a column, the first result is shown.
+ */
 function jsonPathValue(obj: any, path: string): unknown {
-  let cur = obj;
-  for (const part of path.replace(/^\{?\.?/, '').replace(/\}$/, '').split('.').filter(Boolean)) {
-    const m = /^([^[\]]+)((?:\[\d+\])*)$/.exec(part);
-    if (!m) return undefined;
-    cur = cur?.[m[1]!];
-    for (const idx of m[2]!.match(/\d+/g) ?? []) cur = Array.isArray(cur) ? cur[Number(idx)] : undefined;
+  let cur: unknown[] = [obj];
+  const text = path.replace(/^\{/, '').replace(/\}$/, '');
+  const steps = /\.([^.[\]]+)|\[(\d+)\]|\[\?\(@\.([A-Za-z0-9_]+)\s*==\s*(?:"([^"]*)"|'([^']*)')\)\]/gy;
+  let step: RegExpExecArray | null;
+  let consumed = 0;
+  while ((step = steps.exec(text)) !== null) {
+    consumed = steps.lastIndex;
+    const [, field, index, filterKey, doubleQuoted, singleQuoted] = step;
+    if (field !== undefined) cur = cur.map((c) => (c as any)?.[field]);
+    else if (index !== undefined) cur = cur.map((c) => (Array.isArray(c) ? c[Number(index)] : undefined));
+    else {
+      const wanted = doubleQuoted ?? singleQuoted;
+      cur = cur.flatMap((c) => (Array.isArray(c) ? c.filter((e) => (e as any)?.[filterKey!] === wanted) : []));
+    }
   }
-  return cur;
+  if (consumed !== text.length) return undefined;
+  return cur.find((v) => v !== undefined);
 }
 
 function customColumns(d: ResourceDescriptor): Column[] {
