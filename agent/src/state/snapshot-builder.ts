@@ -147,8 +147,35 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
   });
 }
 
-/** The policies of this node's enrolled pods (the destination side enforces them). */
+/** The inputs of the last authorization table, by object identity (informers replace changed objects). */
+let lastAuthz: { inputs: readonly (readonly object[])[]; enrolled: ReadonlySet<string>; table: AuthzTable } | undefined;
+
+/**
+ * The policies of this node's enrolled pods (the destination side enforces them). Rebuilt only
+ * when a policy, a namespace, a local pod or a Service changed: endpoint changes, the most
+ * frequent ones, reuse the last table.
+ */
 function authzTable(caches: ClusterCaches, enrolled: ReadonlySet<string>): AuthzTable {
+  const inputs = [caches.authorizationPolicies(), caches.clusterAuthorizationPolicies(), caches.namespaces(), caches.localPods(), caches.services()];
+  if (lastAuthz !== undefined && sameSets(lastAuthz.enrolled, enrolled) && inputs.every((list, i) => sameObjects(list, lastAuthz!.inputs[i]!))) return lastAuthz.table;
+  const table = buildAuthzTableFrom(caches, enrolled);
+  lastAuthz = { inputs, enrolled, table };
+  return table;
+}
+
+function sameObjects(a: readonly object[], b: readonly object[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameSets(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const v of a) if (!b.has(v)) return false;
+  return true;
+}
+
+function buildAuthzTableFrom(caches: ClusterCaches, enrolled: ReadonlySet<string>): AuthzTable {
   const policies = [
     ...caches.authorizationPolicies().map((p) => validatePolicyOnce('AuthorizationPolicy', p)),
     ...caches.clusterAuthorizationPolicies().map((p) => validatePolicyOnce('ClusterAuthorizationPolicy', p)),
