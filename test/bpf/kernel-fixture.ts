@@ -30,6 +30,9 @@ export class KernelFixture {
   /** The node's address; `peerIp` is a second address in the namespace that is not the node. */
   readonly nodeIp = '10.200.0.1';
   readonly peerIp = '10.200.0.2';
+  /** The same two, in IPv6 (unique local addresses: never routed off the machine). */
+  readonly nodeIp6 = 'fd00:200::1';
+  readonly peerIp6 = 'fd00:200::2';
   private readonly children: ChildProcess[] = [];
 
   constructor(prefix: string) {
@@ -50,6 +53,9 @@ export class KernelFixture {
     this.inNetns(['ip', 'link', 'add', 'node0', 'type', 'veth', 'peer', 'name', 'node0p']);
     this.inNetns(['ip', 'addr', 'add', `${this.nodeIp}/24`, 'dev', 'node0']);
     this.inNetns(['ip', 'addr', 'add', `${this.peerIp}/24`, 'dev', 'node0p']);
+    // nodad: usable at once, no duplicate address detection to wait for.
+    this.inNetns(['ip', '-6', 'addr', 'add', `${this.nodeIp6}/64`, 'dev', 'node0', 'nodad']);
+    this.inNetns(['ip', '-6', 'addr', 'add', `${this.peerIp6}/64`, 'dev', 'node0p', 'nodad']);
     this.inNetns(['ip', 'link', 'set', 'node0', 'up']);
     this.inNetns(['ip', 'link', 'set', 'node0p', 'up']);
     mkdirSync(this.cgroupRoot, { recursive: true });

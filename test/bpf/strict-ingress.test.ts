@@ -59,6 +59,19 @@ test('only the node may open connections to a strict pod; others are dropped and
   outbound.release();
 });
 
+test('IPv6 fails closed: the mesh is IPv4 only, so an IPv6 SYN to a strict pod is dropped (except from ::1)', async () => {
+  await world.startListener('::', 8081, podCgroup);
+  const dropsBefore = programs!.strictDrops();
+  await assert.rejects(
+    world.connectFrom(null, world.nodeIp6, 8081, { sourceIp: world.peerIp6, timeoutSeconds: 2 }),
+    (err: unknown) => err instanceof ConnectFailed && /timed out/.test(err.message),
+    'an IPv6 SYN from another address is dropped',
+  );
+  assert.ok(programs!.strictDrops() > dropsBefore, 'the drop is counted');
+  const loopback = await world.connectFrom(null, '::1', 8081);
+  loopback.release();
+});
+
 test('leaving strict mode detaches only the ingress program', async () => {
   programs!.attach('strict-pod', podCgroup, { strict: false });
   const names = attachedNames(podCgroup);

@@ -8,6 +8,7 @@ import { AUTHZ_GROUP, AUTHZ_VERSION, type PolicyKind } from '../authz/policy-def
 import { policyConditions, type PolicyCondition } from '../authz/policy-status.js';
 import { validatePolicyOnce } from '../authz/policy-validation.js';
 import { isApiStatus } from '../k8s/api-status.js';
+import { OptionalResourceInformer } from '../k8s/optional-resource-informer.js';
 import { RestartingInformer } from '../k8s/restarting-informer.js';
 import type { Service } from '../k8s/kube-types.js';
 
@@ -20,7 +21,7 @@ const KINDS: readonly { kind: PolicyKind; plural: string }[] = [
 
 export class PolicyStatusController {
   private readonly custom: CustomObjectsApi;
-  private readonly policyInformers: Map<PolicyKind, RestartingInformer<PolicyObject>>;
+  private readonly policyInformers: Map<PolicyKind, OptionalResourceInformer<PolicyObject>>;
   private readonly services: RestartingInformer<Service>;
   private leading = false;
   private scheduled = false;
@@ -32,7 +33,7 @@ export class PolicyStatusController {
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const informerLog = (msg: string, fields?: object) => log.warn(fields ?? {}, msg);
-    this.policyInformers = new Map(KINDS.map(({ kind, plural }) => [kind, new RestartingInformer<PolicyObject>({
+    this.policyInformers = new Map(KINDS.map(({ kind, plural }) => [kind, new OptionalResourceInformer<PolicyObject>({
       kubeConfig, name: plural, log: informerLog, path: `/apis/${AUTHZ_GROUP}/${AUTHZ_VERSION}/${plural}`,
       list: async () => (await this.custom.listClusterCustomObject({ group: AUTHZ_GROUP, version: AUTHZ_VERSION, plural })) as { items: PolicyObject[] },
     })]));
@@ -40,7 +41,7 @@ export class PolicyStatusController {
       kubeConfig, name: 'services', log: informerLog, path: '/api/v1/services',
       list: () => core.listServiceForAllNamespaces(),
     });
-    for (const informer of [...this.policyInformers.values(), this.services] as RestartingInformer<KubernetesObject>[]) {
+    for (const informer of [...this.policyInformers.values(), this.services] as Pick<RestartingInformer<KubernetesObject>, 'on'>[]) {
       for (const verb of ['add', 'update', 'delete'] as const) informer.on(verb, () => this.schedule());
     }
   }

@@ -10,9 +10,10 @@
 // on this node, and runs as the SNI identity (403 otherwise, 400 for a malformed authority).
 // Authorization policies decide next (authz/inbound-authorizer.ts): a connection they deny is
 // refused with 403 ERR_AUTHZ_DENIED before the pod is dialled; otherwise they decide again per
-// HTTP request, or once for a stream that is not HTTP. The pod is then reached over plain local TCP. Streams that carry HTTP/1.x or HTTP/2 are
-// parsed (inbound-http-delivery.ts, inbound-http2-delivery.ts) and every request gets
-// `x-weft-peer-identity`; anything else is relayed both ways with backpressure.
+// HTTP request, or once for a stream that is not HTTP. The pod is then reached over plain local
+// TCP. Streams that carry HTTP/1.x or HTTP/2 are parsed (inbound-http-delivery.ts,
+// inbound-http2-delivery.ts) and every request gets `x-weft-peer-identity`; anything else is
+// relayed both ways with backpressure.
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';

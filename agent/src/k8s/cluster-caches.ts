@@ -1,7 +1,7 @@
 // The agent's view of the cluster: informers over Namespaces, this node's Pods, all Pods (for
 // the identity of remote endpoints), Services, EndpointSlices, Nodes and Weft's authorization
-// policies. A policy kind whose CRD is not installed lists as empty (the chart installs the CRDs;
-// without them no policy can exist), and its informer keeps retrying until the CRD appears. Informers restart
+// policies. A policy kind whose CRD is not installed counts as synced and empty (without the CRD
+// no policy can exist), and is asked again until the CRD appears (optional-resource-informer.ts). Informers restart
 // themselves when a watch fails, and the caches keep their last known content while the API
 // server is unreachable, so the node keeps enforcing what it knew.
 import {
@@ -13,7 +13,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { AUTHZ_GROUP, AUTHZ_VERSION } from '../authz/policy-definition.js';
-import { isApiStatus } from './api-status.js';
+import { OptionalResourceInformer } from './optional-resource-informer.js';
 import { RestartingInformer } from './restarting-informer.js';
 import type { EndpointSlice, Namespace, Node, Pod, Service } from './kube-types.js';
 
@@ -35,9 +35,9 @@ export class ClusterWatch implements ClusterCaches {
   private readonly serviceInformer: RestartingInformer<Service>;
   private readonly sliceInformer: RestartingInformer<EndpointSlice>;
   private readonly nodeInformer: RestartingInformer<Node>;
-  private readonly policyInformer: RestartingInformer<KubernetesObject>;
-  private readonly clusterPolicyInformer: RestartingInformer<KubernetesObject>;
-  private readonly all: RestartingInformer<KubernetesObject>[];
+  private readonly policyInformer: OptionalResourceInformer<KubernetesObject>;
+  private readonly clusterPolicyInformer: OptionalResourceInformer<KubernetesObject>;
+  private readonly all: Pick<RestartingInformer<KubernetesObject>, 'on' | 'start' | 'stop' | 'hasSynced'>[];
   private listeners: (() => void)[] = [];
 
   constructor(kubeConfig: KubeConfig, nodeName: string, log: Logger) {
@@ -70,29 +70,21 @@ export class ClusterWatch implements ClusterCaches {
       list: () => core.listNode(),
     });
     const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    const listPolicies = (plural: string) => async () => {
-      try {
-        return (await custom.listClusterCustomObject({ group: AUTHZ_GROUP, version: AUTHZ_VERSION, plural })) as { items: KubernetesObject[]; metadata?: { resourceVersion?: string } };
-      } catch (err) {
-        // No CRD, so no policy of this kind can exist: an empty list. The watch then fails and
-        // the informer retries with backoff, which picks the CRD up once it is installed.
-        if (isApiStatus(err, 404)) return { items: [], metadata: {} };
-        throw err;
-      }
-    };
-    this.policyInformer = new RestartingInformer<KubernetesObject>({
+    const listPolicies = (plural: string) => async () =>
+      (await custom.listClusterCustomObject({ group: AUTHZ_GROUP, version: AUTHZ_VERSION, plural })) as { items: KubernetesObject[]; metadata?: { resourceVersion?: string } };
+    this.policyInformer = new OptionalResourceInformer<KubernetesObject>({
       kubeConfig, name: 'authorizationpolicies', log: informerLog, path: '/apis/weft.io/v1alpha1/authorizationpolicies',
-      list: listPolicies('authorizationpolicies'), maxBackoffMs: 30_000,
+      list: listPolicies('authorizationpolicies'),
     });
-    this.clusterPolicyInformer = new RestartingInformer<KubernetesObject>({
+    this.clusterPolicyInformer = new OptionalResourceInformer<KubernetesObject>({
       kubeConfig, name: 'clusterauthorizationpolicies', log: informerLog, path: '/apis/weft.io/v1alpha1/clusterauthorizationpolicies',
-      list: listPolicies('clusterauthorizationpolicies'), maxBackoffMs: 30_000,
+      list: listPolicies('clusterauthorizationpolicies'),
     });
     this.all = [
       this.namespaceInformer, this.localPodInformer, this.podInformer,
       this.serviceInformer, this.sliceInformer, this.nodeInformer,
       this.policyInformer, this.clusterPolicyInformer,
-    ] as RestartingInformer<KubernetesObject>[];
+    ] as Pick<RestartingInformer<KubernetesObject>, 'on' | 'start' | 'stop' | 'hasSynced'>[];
     const notify = () => {
       for (const listener of this.listeners) listener();
     };
