@@ -19,6 +19,7 @@ import { ownCgroupId } from './bpf/own-cgroup.js';
 import { createMetricsRegistry } from './metrics/metrics-registry.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
 import { UninstallDetector } from './k8s/uninstall-detector.js';
+import { ConnectDenySync } from './bpf/connect-deny-sync.js';
 import { AdminServer } from './metrics/admin-server.js';
 import { IdentityMetrics } from './metrics/identity-metrics.js';
 import { TrustBundleWatch } from './k8s/trust-bundle-watch.js';
@@ -65,9 +66,12 @@ export class Agent {
     const kubeConfig = loadKubeConfig(config.kubeconfig);
     this.watch = new ClusterWatch(kubeConfig, config.nodeName, log.child({ subsys: 'k8s' }));
     const state = new StateUpdater(this.watch, config.nodeName, config.nodeIp, log.child({ subsys: 'state' }));
+    const podCgroups = new PodCgroupFinder(config.cgroupRoot);
+    const connectDenies = new ConnectDenySync(programs, podCgroups, config.trustDomain, log.child({ subsys: 'authz' }));
+    agentMetrics.countConnectDenialsFrom(() => connectDenies.denials());
     const enrollment = new EnrollmentReconciler(
       programs,
-      new PodCgroupFinder(config.cgroupRoot),
+      podCgroups,
       log.child({ subsys: 'enrollment' }),
       () => agentMetrics.bpfAttachErrors.inc(),
     );
@@ -82,6 +86,12 @@ export class Agent {
       const snapshot = state.current();
       if (snapshot === EMPTY_SNAPSHOT || replaced()) return;
       const result = enrollment.reconcile(snapshot);
+      try {
+        connectDenies.sync(snapshot);
+      } catch (err) {
+        // The destinations still enforce every policy: a failed write loses only the early refusal.
+        log.error({ subsys: 'authz', err }, 'writing the connect-time authorization maps failed');
+      }
       agentMetrics.enrolledPods.set(result.attached);
       cgroupWatch.update(result.pending);
       if (!staleMapPinsChecked && result.pending === 0 && result.errors === 0) {

@@ -48,6 +48,15 @@ struct weft_cidr_key {
 	__u32 ip4_be;
 };
 
+/* Connect-time authorization: a denied (source identity, destination) pair. `src` is the index
+ * the agent gave the source pod's identity (weft_authz_src maps pod cgroups to it). */
+struct weft_authz_deny_key {
+	__u32 src;
+	__u32 ip4_be;
+	__u16 port_be;
+	__u16 _pad;
+};
+
 /* Overridable at build time (a test builds a second layout to prove upgrades across layouts). */
 #ifndef WEFT_MAX_CONNS
 #define WEFT_MAX_CONNS 65536
@@ -58,5 +67,16 @@ struct weft_cidr_key {
 #ifndef WEFT_MAX_CIDRS
 #define WEFT_MAX_CIDRS 64
 #endif
+#ifndef WEFT_MAX_AUTHZ_SRCS
+#define WEFT_MAX_AUTHZ_SRCS 16384
+#endif
+#ifndef WEFT_MAX_AUTHZ_DENIES
+#define WEFT_MAX_AUTHZ_DENIES 65536
+#endif
+#ifndef WEFT_MAX_AUTHZ_POLICIES
+#define WEFT_MAX_AUTHZ_POLICIES 4096
+#endif
+/* Deepest cgroup level searched for a pod's cgroup (kubepods layouts are 3-6 deep). */
+#define WEFT_MAX_CGROUP_LEVELS 12
 
 #endif

@@ -59,7 +59,7 @@ async function request(client: string, ns: string, url: string, method = 'GET'):
   return { status, error, body: split < 0 ? '' : result.stdout.slice(split + 4) };
 }
 
-/** Reads the banner of an opaque TCP service: the first line, or '' when the connection failed or was reset. */
+/** Reads the banner of an opaque TCP service: the first line, or `error: <reason>` when the connection failed or was reset. */
 async function banner(client: string, ns: string, ip: string, port: number): Promise<string> {
   const py = [
     'import socket, sys',
@@ -67,7 +67,7 @@ async function banner(client: string, ns: string, ip: string, port: number): Pro
     `    s = socket.create_connection(("${ip}", ${port}), timeout=10)`,
     '    print(s.makefile("rb").readline().decode().strip())',
     'except OSError as e:',
-    '    print("")',
+    '    print("error: " + (e.strerror or type(e).__name__))',
   ].join('\n');
   return (await bed.exec(client, ns, ['python3', '-c', py])).stdout.trim();
 }
@@ -122,7 +122,7 @@ after(async () => {
   await bed?.down();
 });
 
-test('production may not call development: HTTP 403 on the same node and across, TCP reset; dev->dev and dev->prod work', async () => {
+test('production may not call development: HTTP 403 on the same node and across, TCP refused at connect() (EPERM, counted); dev->dev and dev->prod work', async () => {
   await bed.kubectl(['apply', '-f', join(examples, '20-no-prod-to-dev.yaml')]);
   await waitFor(async () => (await request('client', prod, url(dev, 'web-remote'))).status === 403, { timeoutMs: 30_000, what: 'the policy enforced on node-2' });
   await waitFor(async () => (await request('client', prod, url(dev, 'web-local'))).status === 403, { timeoutMs: 30_000, what: 'the policy enforced on node-1' });
@@ -132,7 +132,10 @@ test('production may not call development: HTTP 403 on the same node and across,
     assert.equal(denied.error, 'ERR_AUTHZ_DENIED', target);
     assert.doesNotMatch(denied.body, new RegExp(noProdToDev), 'no policy names to the caller');
   }
-  assert.equal(await banner('client', prod, ips[`${dev}/banner`]!, 7000), '', 'opaque TCP from prod is refused');
+  // A TCP Service whose policy decides on the connection alone: the source node's kernel refuses
+  // the connect (EPERM) before a packet leaves the pod, and counts it.
+  assert.equal(await banner('client', prod, ips[`${dev}/banner`]!, 7000), 'error: Operation not permitted', 'opaque TCP from prod is refused at connect()');
+  assert.ok(sumMetric(await bed.metrics('node-1'), 'weft_authz_connect_denied_total', { policy: CLUSTER_POLICY_ID }) >= 1, 'the refused connect is counted on the source node');
   const devToDev = await request('client', dev, url(dev, 'web-remote'));
   assert.equal(devToDev.status, 200, 'dev -> dev');
   const devToProd = await request('client', dev, url(prod, 'web'));

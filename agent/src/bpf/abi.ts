@@ -144,7 +144,34 @@ export const proxyControlCodec: StructCodec<ProxyControl> = {
   },
 };
 
+export interface AuthzDenyKey {
+  /** The source identity's index (weft_authz_src's values). */
+  source: number;
+  ip4: string;
+  port: number;
+}
+
+export const authzDenyKeyCodec: StructCodec<AuthzDenyKey> = {
+  mirrors: 'struct weft_authz_deny_key',
+  size: 12,
+  fields: { src: { offset: 0, size: 4 }, ip4_be: { offset: 4, size: 4 }, port_be: { offset: 8, size: 2 }, _pad: { offset: 10, size: 2 } },
+  encode(value, into = new Uint8Array(12)) {
+    checkPort(value.port);
+    if (!Number.isInteger(value.source) || value.source < 0 || value.source > 0xffffffff) throw new RangeError(`not a source index: ${value.source}`);
+    const view = new DataView(into.buffer, into.byteOffset, 12);
+    view.setUint32(0, value.source, true);
+    ip4ToBytes(value.ip4, into, 4);
+    view.setUint16(8, value.port, false);
+    view.setUint16(10, 0, true);
+    return into;
+  },
+  decode(bytes) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, 12);
+    return { source: view.getUint32(0, true), ip4: bytesToIp4(bytes, 4), port: view.getUint16(8, false) };
+  },
+};
+
 /** Every codec, for the layout test. */
 export const allCodecs: readonly StructCodec<unknown>[] = [
-  origDstCodec, peerKeyCodec, svcKeyCodec, cidrKeyCodec, configCodec, proxyControlCodec,
+  origDstCodec, peerKeyCodec, svcKeyCodec, cidrKeyCodec, configCodec, proxyControlCodec, authzDenyKeyCodec,
 ] as StructCodec<unknown>[];

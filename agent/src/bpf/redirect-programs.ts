@@ -26,7 +26,7 @@ export const REDIRECT_PROGRAMS = [
   { object: 'ingress.bpf.o', program: 'weft_ingress_strict', strictOnly: true },
 ] as const;
 
-export const MAP_NAMES = ['weft_svc', 'weft_pod_cidr', 'weft_cookie_dst', 'weft_peer_dst', 'weft_strict_cnt', 'weft_proxy_ctl'] as const;
+export const MAP_NAMES = ['weft_svc', 'weft_pod_cidr', 'weft_cookie_dst', 'weft_peer_dst', 'weft_strict_cnt', 'weft_proxy_ctl', 'weft_authz_src', 'weft_authz_deny', 'weft_authz_cnt'] as const;
 
 export interface AttachOptions {
   /** Strict mTLS: also refuse inbound connections that do not come through this node. */
@@ -188,6 +188,23 @@ export class RedirectPrograms {
     let total = 0n;
     for (let cpu = 0; cpu < cpus; cpu++) total += view.getBigUint64(cpu * 8, true);
     return total;
+  }
+
+  /** Connects refused at connect() per policy index since the maps were created (all CPUs). */
+  authzConnectDenials(indexes: Iterable<number>): Map<number, bigint> {
+    const cpus = libbpf.possibleCpus();
+    const values = new Uint8Array(8 * cpus);
+    const key = new Uint8Array(4);
+    const totals = new Map<number, bigint>();
+    for (const index of indexes) {
+      new DataView(key.buffer).setUint32(0, index, true);
+      if (!libbpf.mapLookup(this.mapFds.weft_authz_cnt, key, values)) continue;
+      const view = new DataView(values.buffer);
+      let total = 0n;
+      for (let cpu = 0; cpu < cpus; cpu++) total += view.getBigUint64(cpu * 8, true);
+      totals.set(index, total);
+    }
+    return totals;
   }
 
   /**

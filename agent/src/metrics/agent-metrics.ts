@@ -11,8 +11,12 @@ export class AgentMetrics {
   readonly strictDenied: Counter;
   /** Proxy worker threads that died and were replaced. */
   readonly proxyWorkerRestarts: Counter;
+  /** Connects refused at connect() by authorization, per deciding policy; read at scrape time. */
+  readonly authzConnectDenied: Counter<'policy'>;
   private readStrictDrops: () => bigint = () => 0n;
   private strictDropsSeen = 0n;
+  private readConnectDenials: () => ReadonlyMap<string, bigint> = () => new Map();
+  private readonly connectDenialsSeen = new Map<string, bigint>();
 
   constructor(registry: Registry) {
     const metrics = this;
@@ -25,6 +29,19 @@ export class AgentMetrics {
         const now = metrics.readStrictDrops();
         if (now > metrics.strictDropsSeen) this.inc(Number(now - metrics.strictDropsSeen));
         metrics.strictDropsSeen = now;
+      },
+    });
+    this.authzConnectDenied = new Counter({
+      name: 'weft_authz_connect_denied_total',
+      help: 'Connects from this node\'s pods refused with EPERM by the connect-time authorization program, by deciding policy',
+      labelNames: ['policy'],
+      registers: [registry],
+      collect() {
+        for (const [policy, now] of metrics.readConnectDenials()) {
+          const seen = metrics.connectDenialsSeen.get(policy) ?? 0n;
+          if (now > seen) this.labels(policy).inc(Number(now - seen));
+          metrics.connectDenialsSeen.set(policy, now);
+        }
       },
     });
     this.enrolledPods = new Gauge({
@@ -47,5 +64,10 @@ export class AgentMetrics {
   /** Where strict-mode drops are counted (the pinned per-CPU map). */
   countStrictDropsFrom(read: () => bigint): void {
     this.readStrictDrops = read;
+  }
+
+  /** Where connect-time denials are counted: totals per policy id (the pinned per-CPU map). */
+  countConnectDenialsFrom(read: () => ReadonlyMap<string, bigint>): void {
+    this.readConnectDenials = read;
   }
 }

@@ -151,12 +151,13 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
 let lastAuthz: { inputs: readonly (readonly object[])[]; enrolled: ReadonlySet<string>; table: AuthzTable } | undefined;
 
 /**
- * The policies of this node's enrolled pods (the destination side enforces them). Rebuilt only
- * when a policy, a namespace, a local pod or a Service changed: endpoint changes, the most
- * frequent ones, reuse the last table.
+ * The policies of every enrolled pod: this node's are enforced by its HBONE server, the others'
+ * tell which connects its pods may be refused at connect() already (connect-deny-entries.ts).
+ * Rebuilt only when a policy, a namespace, a pod or a Service changed: endpoint changes, the
+ * most frequent ones, reuse the last table.
  */
 function authzTable(caches: ClusterCaches, enrolled: ReadonlySet<string>): AuthzTable {
-  const inputs = [caches.authorizationPolicies(), caches.clusterAuthorizationPolicies(), caches.namespaces(), caches.localPods(), caches.services()];
+  const inputs = [caches.authorizationPolicies(), caches.clusterAuthorizationPolicies(), caches.namespaces(), caches.localPods(), caches.allPods(), caches.services()];
   if (lastAuthz !== undefined && sameSets(lastAuthz.enrolled, enrolled) && inputs.every((list, i) => sameObjects(list, lastAuthz!.inputs[i]!))) return lastAuthz.table;
   const table = buildAuthzTableFrom(caches, enrolled);
   lastAuthz = { inputs, enrolled, table };
@@ -185,9 +186,11 @@ function buildAuthzTableFrom(caches: ClusterCaches, enrolled: ReadonlySet<string
     const selector = service.spec?.selector;
     if (selector) selectors.set(`${service.metadata?.namespace}/${service.metadata?.name}`, selector);
   }
-  const workloads = caches
-    .localPods()
-    .filter((pod) => pod.metadata?.uid && !pod.spec?.hostNetwork && pod.metadata?.namespace && isPodEnrolled(pod, enrolled))
+  // Local pods first: one without an IP yet still needs its plaintext guard decided.
+  const byUid = new Map<string, Pod>();
+  for (const pod of [...caches.localPods(), ...caches.allPods()]) if (pod.metadata?.uid && !byUid.has(pod.metadata.uid)) byUid.set(pod.metadata.uid, pod);
+  const workloads = [...byUid.values()]
+    .filter((pod) => !pod.spec?.hostNetwork && pod.metadata?.namespace && isPodEnrolled(pod, enrolled))
     .map((pod) => ({ uid: pod.metadata!.uid!, ip: pod.status?.podIP ?? '', namespace: pod.metadata!.namespace!, workload: workloadName(pod), labels: pod.metadata?.labels ?? {} }));
   return buildAuthzTable({
     policies,
