@@ -20,6 +20,7 @@ import { createMetricsRegistry } from './metrics/metrics-registry.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
 import { UninstallDetector } from './k8s/uninstall-detector.js';
 import { ConnectDenySync } from './bpf/connect-deny-sync.js';
+import { PlaintextAllowSync } from './bpf/plaintext-allow-sync.js';
 import { AdminServer } from './metrics/admin-server.js';
 import { IdentityMetrics } from './metrics/identity-metrics.js';
 import { TrustBundleWatch } from './k8s/trust-bundle-watch.js';
@@ -68,6 +69,7 @@ export class Agent {
     const state = new StateUpdater(this.watch, config.nodeName, config.nodeIp, log.child({ subsys: 'state' }));
     const podCgroups = new PodCgroupFinder(config.cgroupRoot);
     const connectDenies = new ConnectDenySync(programs, podCgroups, config.trustDomain, log.child({ subsys: 'authz' }));
+    const plaintextAllows = new PlaintextAllowSync(programs, podCgroups);
     agentMetrics.countConnectDenialsFrom(() => connectDenies.denials());
     const enrollment = new EnrollmentReconciler(
       programs,
@@ -91,6 +93,12 @@ export class Agent {
       } catch (err) {
         // The destinations still enforce every policy: a failed write loses only the early refusal.
         log.error({ subsys: 'authz', err }, 'writing the connect-time authorization maps failed');
+      }
+      try {
+        plaintextAllows.sync(snapshot);
+      } catch (err) {
+        // Fails closed: a pod whose allow-list is not written takes no plaintext.
+        log.error({ subsys: 'authz', err }, 'writing the plaintext allow-lists failed');
       }
       agentMetrics.enrolledPods.set(result.attached);
       cgroupWatch.update(result.pending);

@@ -57,6 +57,14 @@ struct weft_authz_deny_key {
 	__u16 _pad;
 };
 
+/* Key of the plaintext allow-list LPM trie: prefix length in bits over (pod index, source
+ * address); the pod index is always matched whole, so prefixlen = 32 + the CIDR's length. */
+struct weft_plain_key {
+	__u32 prefixlen;
+	__u32 pod;
+	__u32 ip4_be;
+};
+
 /* Overridable at build time (a test builds a second layout to prove upgrades across layouts). */
 #ifndef WEFT_MAX_CONNS
 #define WEFT_MAX_CONNS 65536
@@ -75,6 +83,12 @@ struct weft_authz_deny_key {
 #endif
 #ifndef WEFT_MAX_AUTHZ_POLICIES
 #define WEFT_MAX_AUTHZ_POLICIES 4096
+#endif
+#ifndef WEFT_MAX_PLAIN_PODS
+#define WEFT_MAX_PLAIN_PODS 4096
+#endif
+#ifndef WEFT_MAX_PLAIN_PREFIXES
+#define WEFT_MAX_PLAIN_PREFIXES 16384
 #endif
 /* Deepest cgroup level searched for a pod's cgroup (kubepods layouts are 3-6 deep). */
 #define WEFT_MAX_CGROUP_LEVELS 12

@@ -90,6 +90,46 @@ static __always_inline int weft_is_foreign_syn6(struct __sk_buff *skb)
 	return 0;
 }
 
+/* Plaintext the pod's authorization policies allow (ipBlock rules): weft_plain_pod maps the
+ * cgroup of such a pod to its index, weft_plain_allow holds its prefixes with 1 (allow) or 0
+ * (deny, a more specific except). A pod without an index (strict mTLS) takes no plaintext. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WEFT_MAX_PLAIN_PODS);
+	__type(key, __u64);
+	__type(value, __u32);
+} weft_plain_pod SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, WEFT_MAX_PLAIN_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct weft_plain_key);
+	__type(value, __u8);
+} weft_plain_allow SEC(".maps");
+
+/* 1 when the receiving pod's policies allow this IPv4 source without a mesh identity. */
+static __always_inline int weft_plaintext_allowed(struct __sk_buff *skb)
+{
+	struct iphdr ip;
+	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) < 0 || ip.version != 4)
+		return 0;
+	__u32 *pod = NULL;
+	for (int level = 1; level <= WEFT_MAX_CGROUP_LEVELS; level++) {
+		__u64 id = bpf_skb_ancestor_cgroup_id(skb, level);
+		if (id == 0)
+			break;
+		pod = bpf_map_lookup_elem(&weft_plain_pod, &id);
+		if (pod)
+			break;
+	}
+	if (!pod)
+		return 0;
+	struct weft_plain_key key = { .prefixlen = 64, .pod = *pod, .ip4_be = ip.saddr };
+	__u8 *allowed = bpf_map_lookup_elem(&weft_plain_allow, &key);
+	return allowed && *allowed == 1;
+}
+
 /* 1 when the packet opens a TCP connection (SYN without ACK) from anywhere but this node. */
 static __always_inline int weft_is_foreign_syn(struct __sk_buff *skb)
 {

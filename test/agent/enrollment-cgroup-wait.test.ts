@@ -41,7 +41,7 @@ function snapshotEnrolling(uid: string, podName: string): MeshSnapshot {
     servicesByAddress: new Map(),
     podsByIp: new Map(),
     podCIDRs: [],
-    enrolledLocalPods: [{ uid, namespace: 'shop', name: podName, serviceAccount: 'default', strict: false }],
+    enrolledLocalPods: [{ uid, namespace: 'shop', name: podName, serviceAccount: 'default', strict: false, mtlsStrict: false }],
     authz: EMPTY_AUTHZ_TABLE,
   });
 }

@@ -8,6 +8,7 @@ import { evaluateAuthz, type AuthzRequest, type AuthzSource, type HttpFacts } fr
 import { validatePolicy } from '../../agent/src/authz/policy-validation.js';
 import type { PolicyKind } from '../../agent/src/authz/policy-definition.js';
 import { normalizeRequestPath } from '../../agent/src/authz/request-path.js';
+import { plaintextAllowList } from '../../agent/src/authz/plaintext-allow-list.js';
 
 const namespaces: AuthzNamespace[] = [
   { name: 'prod', labels: { env: 'production' } },
@@ -202,4 +203,23 @@ test('plaintext the kernel must drop: pods an enforced ALLOW selects, or a DENY 
   assert.deepEqual(guarded(['AuthorizationPolicy', { metadata: { name: 'd', namespace: 'shop' }, spec: { action: 'DENY', rules: [{ sources: [{ ipBlock: { cidr: '10.9.0.0/16' } }] }] } }]), ['uid-3', 'uid-4']);
   const [kind, object] = ordersReaders;
   assert.deepEqual(guarded([kind, { ...object, metadata: { ...(object as { metadata: object }).metadata, annotations: { 'weft.io/dry-run': 'true' } } }]), [], 'dry-run enforces nothing');
+});
+
+test('the kernel\'s plaintext allow-list: each prefix decided by the evaluator on an address only it covers; ports or request conditions fail closed', () => {
+  const list = (...objects: [PolicyKind, object][]) => {
+    const t = table(...objects);
+    const prefixes = plaintextAllowList(t.byPodIp.get('10.0.0.3')!);
+    return prefixes?.map((p) => `${p.ip4}/${p.prefixLength} ${p.allow ? 'allow' : 'deny'}`);
+  };
+  assert.deepEqual(list(['AuthorizationPolicy', { metadata: { name: 'ips', namespace: 'shop' },
+    spec: { action: 'ALLOW', targetRefs: [{ group: '', kind: 'Pod', selector: { matchLabels: { app: 'orders' } } }], rules: [{ sources: [{ ipBlock: { cidr: '10.1.0.0/16', except: ['10.1.2.0/24'] } }] }] } }]), [
+    '0.0.0.0/0 deny', '10.1.0.0/16 allow', '10.1.2.0/24 deny',
+  ]);
+  assert.deepEqual(list(['AuthorizationPolicy', { metadata: { name: 'deny-some', namespace: 'shop' },
+    spec: { action: 'DENY', rules: [{ sources: [{ ipBlock: { cidr: '192.168.0.0/24' } }] }] } }]), [
+    '0.0.0.0/0 allow', '192.168.0.0/24 deny',
+  ], 'a DENY of some addresses leaves the others allowed');
+  assert.equal(list(['AuthorizationPolicy', { metadata: { name: 'ported', namespace: 'shop' },
+    spec: { action: 'ALLOW', rules: [{ sources: [{ ipBlock: { cidr: '10.1.0.0/16' } }], ports: [8080] }] } }]), undefined, 'ports: no list, so no plaintext');
+  assert.deepEqual(list(ordersReaders), ['0.0.0.0/0 deny'], 'an ALLOW without ipBlock takes no plaintext');
 });

@@ -5,10 +5,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../support/repo-root.js';
 import { RedirectPrograms } from '../../agent/src/bpf/redirect-programs.js';
+import { plainKeyCodec } from '../../agent/src/bpf/abi.js';
+import * as libbpf from '../../native/src/libbpf.js';
 import { KernelFixture, ConnectFailed } from './kernel-fixture.js';
 
 const world = new KernelFixture('wt-strict');
@@ -70,6 +72,25 @@ test('IPv6 fails closed: the mesh is IPv4 only, so an IPv6 SYN to a strict pod i
   assert.ok(programs!.strictDrops() > dropsBefore, 'the drop is counted');
   const loopback = await world.connectFrom(null, '::1', 8081);
   loopback.release();
+});
+
+test('a pod guarded for its authorization policies takes the plaintext sources its allow-list names (longest prefix wins)', async () => {
+  const cgroupId = new Uint8Array(8);
+  new DataView(cgroupId.buffer).setBigUint64(0, statSync(podCgroup, { bigint: true }).ino, true);
+  libbpf.mapUpdate(programs!.mapFds.weft_plain_pod, cgroupId, Uint8Array.of(9, 0, 0, 0));
+  const entry = (ip4: string, prefixLength: number, allow: boolean) =>
+    libbpf.mapUpdate(programs!.mapFds.weft_plain_allow, plainKeyCodec.encode({ prefixLength, pod: 9, ip4 }), Uint8Array.of(allow ? 1 : 0));
+  entry('0.0.0.0', 0, false);
+  entry('10.200.0.0', 24, true);
+  const allowed = await world.connectFrom(null, world.peerIp, 8080, { sourceIp: world.peerIp, timeoutSeconds: 5 });
+  allowed.release();
+  entry(world.peerIp, 32, false); // an except inside the allowed /24
+  await assert.rejects(
+    world.connectFrom(null, world.peerIp, 8080, { sourceIp: world.peerIp, timeoutSeconds: 2 }),
+    (err: unknown) => err instanceof ConnectFailed && /timed out/.test(err.message),
+    'the more specific deny wins',
+  );
+  libbpf.mapDelete(programs!.mapFds.weft_plain_pod, cgroupId);
 });
 
 test('leaving strict mode detaches only the ingress program', async () => {

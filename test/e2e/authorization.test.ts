@@ -173,6 +173,15 @@ test('method level: only shop/frontend may GET|HEAD /api/* on orders; allowed re
   const probe = await bed.bed(['exec', '--node', 'node-2', '--', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '5', `http://${ordersPodIp}:8080/healthz`]);
   assert.equal(probe.stdout.trim(), '200', 'a probe from the node passes');
   await explainAgrees(403, ['--from-ip', '10.244.1.99', '--to', 'orders.shop:80']);
+  // An ipBlock rule for the outside client's address lets its plaintext in, and only its.
+  const outsideIp = (await bed.status()).pods.find((p) => p.namespace === outside && p.name === 'client')!.ip;
+  await apply({ apiVersion: 'weft.io/v1alpha1', kind: 'AuthorizationPolicy', metadata: { name: 'outside-client', namespace: shop },
+    spec: { targetRefs: [{ group: '', kind: 'Service', name: 'orders' }], action: 'ALLOW', rules: [{ sources: [{ ipBlock: { cidr: `${outsideIp}/32` } }] }] } });
+  await waitFor(async () => (await request('client', outside, `http://${ordersPodIp}:8080/api/x`)).status === 200, { timeoutMs: 30_000, what: 'plaintext from the ipBlock address allowed' });
+  await explainAgrees(200, ['--from-ip', outsideIp, '--to', 'orders.shop:80']);
+  await explainAgrees(403, ['--from-ip', '10.244.1.99', '--to', 'orders.shop:80']);
+  await bed.kubectl(['-n', shop, 'delete', 'authorizationpolicy', 'outside-client']);
+  await waitFor(async () => (await request('client', outside, `http://${ordersPodIp}:8080/api/x`)).status === 0, { timeoutMs: 30_000, what: 'plaintext dropped again' });
   const allowed = await request('frontend', shop, url(shop, 'orders', '/api/x'));
   assert.equal(allowed.status, 200);
   assert.equal((JSON.parse(allowed.body) as { headers: Record<string, string> }).headers['x-weft-peer-identity'], `spiffe://cluster.local/ns/${shop}/sa/frontend`);

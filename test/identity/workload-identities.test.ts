@@ -37,7 +37,7 @@ function spiffeId(namespace: string, serviceAccount: string): string {
 }
 
 function localPod(namespace: string, name: string, serviceAccount: string): LocalPodRef {
-  return { uid: uniqueName('uid'), namespace, name, serviceAccount, strict: false };
+  return { uid: uniqueName('uid'), namespace, name, serviceAccount, strict: false, mtlsStrict: false };
 }
 
 function errMessage(line: LogLine): string {

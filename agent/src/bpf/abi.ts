@@ -171,7 +171,33 @@ export const authzDenyKeyCodec: StructCodec<AuthzDenyKey> = {
   },
 };
 
+export interface PlainKey {
+  /** Bits of the source prefix (0-32); the pod index is always matched whole. */
+  prefixLength: number;
+  pod: number;
+  ip4: string;
+}
+
+export const plainKeyCodec: StructCodec<PlainKey> = {
+  mirrors: 'struct weft_plain_key',
+  size: 12,
+  fields: { prefixlen: { offset: 0, size: 4 }, pod: { offset: 4, size: 4 }, ip4_be: { offset: 8, size: 4 } },
+  encode(value, into = new Uint8Array(12)) {
+    if (!Number.isInteger(value.prefixLength) || value.prefixLength < 0 || value.prefixLength > 32) throw new RangeError(`not a prefix length: ${value.prefixLength}`);
+    const view = new DataView(into.buffer, into.byteOffset, 12);
+    // prefixlen is a host-order u32 (bpf_lpm_trie_key) covering the pod index and the address.
+    view.setUint32(0, 32 + value.prefixLength, true);
+    view.setUint32(4, value.pod, true);
+    ip4ToBytes(value.ip4, into, 8);
+    return into;
+  },
+  decode(bytes) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, 12);
+    return { prefixLength: view.getUint32(0, true) - 32, pod: view.getUint32(4, true), ip4: bytesToIp4(bytes, 8) };
+  },
+};
+
 /** Every codec, for the layout test. */
 export const allCodecs: readonly StructCodec<unknown>[] = [
-  origDstCodec, peerKeyCodec, svcKeyCodec, cidrKeyCodec, configCodec, proxyControlCodec, authzDenyKeyCodec,
+  origDstCodec, peerKeyCodec, svcKeyCodec, cidrKeyCodec, configCodec, proxyControlCodec, authzDenyKeyCodec, plainKeyCodec,
 ] as StructCodec<unknown>[];

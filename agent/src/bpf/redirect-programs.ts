@@ -26,7 +26,7 @@ export const REDIRECT_PROGRAMS = [
   { object: 'ingress.bpf.o', program: 'weft_ingress_strict', strictOnly: true },
 ] as const;
 
-export const MAP_NAMES = ['weft_svc', 'weft_pod_cidr', 'weft_cookie_dst', 'weft_peer_dst', 'weft_strict_cnt', 'weft_proxy_ctl', 'weft_authz_src', 'weft_authz_deny', 'weft_authz_cnt'] as const;
+export const MAP_NAMES = ['weft_svc', 'weft_pod_cidr', 'weft_cookie_dst', 'weft_peer_dst', 'weft_strict_cnt', 'weft_proxy_ctl', 'weft_authz_src', 'weft_authz_deny', 'weft_authz_cnt', 'weft_plain_pod', 'weft_plain_allow'] as const;
 
 export interface AttachOptions {
   /** Strict mTLS: also refuse inbound connections that do not come through this node. */

@@ -82,6 +82,12 @@ export interface LocalPodRef {
   serviceAccount: string;
   /** Its namespace is in strict mTLS mode (weft.io/mtls=strict). */
   strict: boolean;
+  /**
+   * Its namespace is in strict mTLS mode (no plaintext at all). When `strict` is set without it,
+   * the ingress program is there for the pod's authorization policies, and the plaintext sources
+   * they allow (ipBlock) pass.
+   */
+  mtlsStrict: boolean;
 }
 
 export function serviceAddressKey(ip: string, port: number): string {

@@ -143,6 +143,7 @@ export function buildSnapshot(input: SnapshotInput): MeshSnapshot {
         serviceAccount: podServiceAccount(pod),
         // Strict mTLS, or a policy that would deny plaintext: either way the kernel drops it.
         strict: strict.has(pod.metadata!.namespace ?? '') || authz.plaintextGuardedUids.has(pod.metadata!.uid!),
+        mtlsStrict: strict.has(pod.metadata!.namespace ?? ''),
       })),
   });
 }

@@ -88,7 +88,7 @@ function samePod(a: PodInfo, b: PodInfo): boolean {
 }
 
 function sameLocalPod(a: LocalPodRef, b: LocalPodRef): boolean {
-  return a.uid === b.uid && a.namespace === b.namespace && a.name === b.name && a.serviceAccount === b.serviceAccount && a.strict === b.strict;
+  return a.uid === b.uid && a.namespace === b.namespace && a.name === b.name && a.serviceAccount === b.serviceAccount && a.strict === b.strict && a.mtlsStrict === b.mtlsStrict;
 }
 
 function sameList<T>(a: readonly T[], b: readonly T[], same: (x: T, y: T) => boolean): boolean {
