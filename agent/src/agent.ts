@@ -97,7 +97,8 @@ export class Agent {
       try {
         plaintextAllows.sync(snapshot);
       } catch (err) {
-        // Fails closed: a pod whose allow-list is not written takes no plaintext.
+        // Fails closed: a pod's denies are written before its allows, and a pod without a
+        // written index takes no plaintext.
         log.error({ subsys: 'authz', err }, 'writing the plaintext allow-lists failed');
       }
       agentMetrics.enrolledPods.set(result.attached);

@@ -38,7 +38,8 @@ export class PlaintextAllowSync {
         const prefixes = workload === undefined ? null : plaintextAllowList(workload);
         if (prefixes === null) continue;
         const index = this.podIndex(pod.uid);
-        for (const prefix of prefixes) {
+        // Denies first: a write that fails half-way then leaves an allow out, never an except.
+        for (const prefix of [...prefixes].sort((a, b) => Number(a.allow) - Number(b.allow))) {
           wanted.set(hex(plainKeyCodec.encode({ prefixLength: prefix.prefixLength, pod: index, ip4: prefix.ip4 })), prefix.allow ? '01' : '00');
         }
       }
