@@ -12,7 +12,7 @@
 import { ipv4ToUint32 } from '../proxy/ipv4-cidr-set.js';
 import type { CompiledPolicy, CompiledRule, CompiledSource, WorkloadAuthz } from './authz-table.js';
 import type { HttpMatch, PathMatch } from './policy-definition.js';
-import { fullMatch } from './policy-regex.js';
+import { escapeRegExp, fullMatch } from './policy-regex.js';
 import { normalizeRequestPath } from './request-path.js';
 
 export interface HttpFacts {
@@ -315,9 +315,6 @@ function pathMatcher(paths: readonly PathMatch[]): RegExp {
   return re;
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
 
 function inIpBlock(ip: string, cidr: string, except: readonly string[]): boolean {
   const value = ipv4ToUint32(ip);

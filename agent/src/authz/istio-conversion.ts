@@ -8,6 +8,8 @@
 // (AND); Weft's rule = sources (OR) AND ports AND http (AND). A source with several fields (an
 // AND) has no Weft form unless it has one field; each (source, operation) pair becomes one rule.
 
+import { escapeRegExp } from './policy-regex.js';
+
 type Obj = Record<string, any>;
 
 export interface ConversionProblem {
@@ -219,6 +221,3 @@ function pathMatch(path: string): Obj | null {
   return { type: 'Exact', value: path };
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}

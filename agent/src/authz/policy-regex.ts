@@ -19,6 +19,11 @@ export function regularExpressionProblem(pattern: string): string | undefined {
   return undefined;
 }
 
+/** `text` as a pattern that matches exactly it (`/` escaped too, harmless and safe in any flavour). */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
 /** Whole-value match of a pattern that passed regularExpressionProblem. */
 export function fullMatch(pattern: string, value: string): boolean {
   let re = compiled.get(pattern);

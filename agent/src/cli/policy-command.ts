@@ -84,7 +84,17 @@ export async function runPolicy(argv: readonly string[], out: Writable): Promise
   const [sub, ...rest] = argv;
   if (sub !== 'explain') throw new UsageError(sub === undefined ? 'weft policy needs a subcommand (explain)' : `unknown policy subcommand "${sub}"`);
   const options = parseExplainArgs(rest);
-  const world = options.kubeconfig !== undefined ? await loadWorldFromCluster(options.kubeconfig) : await loadWorldFromFiles(options.files);
+  let world: PolicyWorld;
+  if (options.kubeconfig !== undefined) {
+    world = await loadWorldFromCluster(options.kubeconfig);
+  } else {
+    try {
+      world = await loadWorldFromFiles(options.files);
+    } catch (err) {
+      // A missing file or a YAML error is the user's input: say which, no stack trace.
+      throw new UsageError(`cannot read the policies: ${(err as Error).message}`);
+    }
+  }
   return explain(world, options, out);
 }
 

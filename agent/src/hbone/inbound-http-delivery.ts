@@ -131,7 +131,7 @@ export class InboundHttpDelivery {
     res.tunnelState = state;
     if (this.draining) res.shouldKeepAlive = false;
     res.on('close', onInboundResponseClose);
-    if (tunnel.policy !== null && tunnel.policy.authorizer.request(tunnel.policy.authz, http1Facts(req)) === 'deny') {
+    if (deniedByPolicy(tunnel.policy, req)) {
       const status = sendErrorResponse(res, ProxyErrorCode.AUTHZ_DENIED);
       tunnel.traffic.recordRequest(status, (performance.now() - startedAtMs) / 1000);
       return;
@@ -175,7 +175,7 @@ export class InboundHttpDelivery {
     });
     const dispatch = (): void => {
       // Decided once the earlier responses are out, so the refusal is answered in order.
-      if (tunnel.policy !== null && tunnel.policy.authorizer.request(tunnel.policy.authz, http1Facts(req)) === 'deny') {
+      if (deniedByPolicy(tunnel.policy, req)) {
         stream.end(rawErrorResponse(ProxyErrorCode.AUTHZ_DENIED));
         tunnel.traffic.recordRequest(statusForErrorCode(ProxyErrorCode.AUTHZ_DENIED), (performance.now() - startedAtMs) / 1000);
         return;
@@ -226,6 +226,10 @@ export class InboundHttpDelivery {
 function upgradeProtocol(req: IncomingMessage): string {
   const value = req.headers.upgrade;
   return typeof value === 'string' && value !== '' ? value : 'unknown';
+}
+
+function deniedByPolicy(policy: TunnelPolicy | null, req: IncomingMessage): boolean {
+  return policy !== null && policy.authorizer.selects(policy.authz) && policy.authorizer.request(policy.authz, http1Facts(req)) === 'deny';
 }
 
 /** What authorization reads of a parsed request: every value of a header, as received. */

@@ -128,7 +128,7 @@ class PodSessions {
 
   forward(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, rawHeaders: string[], startedAtMs: number): void {
     const tunnel = this.tunnel;
-    if (tunnel.policy !== null) {
+    if (tunnel.policy !== null && tunnel.policy.authorizer.selects(tunnel.policy.authz)) {
       const facts = http2Facts(headers, rawHeaders);
       if (tunnel.policy.authorizer.request(tunnel.policy.authz, facts) === 'deny') {
         if (facts.grpc) this.failGrpc(stream, ProxyErrorCode.AUTHZ_DENIED, GRPC_PERMISSION_DENIED, startedAtMs);
