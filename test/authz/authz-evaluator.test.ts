@@ -104,6 +104,41 @@ test('method level: only shop/frontend may GET|HEAD /api/* on orders; the connec
   assert.equal(decide(t, '10.0.0.3', { source: { kind: 'plaintext', ip: '10.9.9.9' }, port: 8080, http: http('GET', '/api/x') }).decision, 'deny');
 });
 
+test('a caller sees only the rules its sources match: the deciding rule is named as written, and callers sharing a narrowed policy do not mix', () => {
+  const t = table(['AuthorizationPolicy', { metadata: { name: 'by-caller', namespace: 'shop' },
+    spec: { action: 'ALLOW', rules: [
+      { sources: [{ serviceAccount: { namespace: 'shop', name: 'frontend' } }], http: { paths: [{ type: 'Exact', value: '/front' }] } },
+      { sources: [{ serviceAccount: { namespace: 'shop', name: 'batch' } }], http: { paths: [{ type: 'RegularExpression', value: '/jobs/[0-9]+' }, { type: 'PathPrefix', value: '/batch/' }] } },
+      { http: { paths: [{ type: 'Exact', value: '/public' }] } },
+      { sources: [{ serviceAccount: { namespace: 'shop', name: '*' } }], http: { paths: [{ type: 'PathPrefix', value: '/shared' }] } },
+    ] } }]);
+  const cases: [string, string, 'allow' | 'deny', number][] = [
+    ['frontend', '/front', 'allow', 0],
+    ['frontend', '/jobs/1', 'deny', -1],
+    ['frontend', '/public', 'allow', 2],
+    ['frontend', '/shared/x', 'allow', 3],
+    ['batch', '/front', 'deny', -1],
+    ['batch', '/jobs/12', 'allow', 1],
+    ['batch', '/jobs/12x', 'deny', -1],
+    ['batch', '/batch', 'allow', 1],
+    ['batch', '/batchy', 'deny', -1],
+    ['batch', '/public', 'allow', 2],
+    ['batch', '/shared', 'allow', 3],
+    ['other', '/shared', 'allow', 3],
+    ['other', '/front', 'deny', -1],
+  ];
+  // Twice, so the second round runs on the callers' cached views.
+  for (let round = 0; round < 2; round++) {
+    for (const [sa, path, expected, rule] of cases) {
+      const decision = decide(t, '10.0.0.3', { source: mesh('shop', sa), port: 8080, http: http('GET', path) });
+      assert.equal(decision.decision, expected, `${sa} GET ${path}`);
+      if (expected === 'allow') assert.equal(decision.rule, rule, `${sa} GET ${path}: deciding rule`);
+    }
+  }
+  const trace: string[] = [];
+  assert.equal(evaluateAuthz(t.byPodIp.get('10.0.0.3'), { source: mesh('shop', 'batch'), port: 8080, http: http('GET', '/jobs/3') }, trace).rule, 1, 'the traced (unnarrowed) evaluation names the same rule');
+});
+
 test('repeated headers: an ALLOW needs every value to match, a DENY any', () => {
   const allow = table(['AuthorizationPolicy', { metadata: { name: 'tenant', namespace: 'shop' },
     spec: { action: 'ALLOW', rules: [{ http: { headers: [{ name: 'X-Tenant', value: 'acme' }] } }] } }]);

@@ -12,7 +12,7 @@
 import { ipv4ToUint32 } from '../proxy/ipv4-cidr-set.js';
 import type { CompiledPolicy, CompiledRule, CompiledSource, WorkloadAuthz } from './authz-table.js';
 import type { HttpMatch, PathMatch } from './policy-definition.js';
-import { escapeRegExp, fullMatch } from './policy-regex.js';
+import { fullMatch } from './policy-regex.js';
 import { normalizeRequestPath } from './request-path.js';
 
 export interface HttpFacts {
@@ -100,14 +100,25 @@ function callerView(w: WorkloadAuthz, source: AuthzSource): CallerView {
   let view = views.get(key);
   if (view === undefined) {
     if (views.size >= MAX_CALLERS_PER_WORKLOAD) views.clear();
-    const concerns = (p: CompiledPolicy): boolean => mayConcern(p, source);
+    const narrow = (policies: readonly CompiledPolicy[]): CompiledPolicy[] => {
+      const out: CompiledPolicy[] = [];
+      for (const p of policies) {
+        const seen = asSeenBy(p, source);
+        if (seen !== undefined) out.push(seen);
+      }
+      return out;
+    };
+    // Built field by field, not spread from `w`: a spread copy with overridden fields gets a
+    // shape of its own, and the evaluator's reads of it were measured twice as slow.
     view = {
-      ...w,
-      admin: w.admin.filter(concerns),
-      deny: w.deny.filter(concerns),
-      allow: w.allow.filter(concerns),
-      baseline: w.baseline.filter(concerns),
-      audit: w.audit.filter(concerns),
+      namespace: w.namespace,
+      workload: w.workload,
+      dryRun: w.dryRun,
+      admin: narrow(w.admin),
+      deny: narrow(w.deny),
+      allow: narrow(w.allow),
+      baseline: narrow(w.baseline),
+      audit: narrow(w.audit),
       enforcedAllowCount: w.allow.filter((p) => !p.dryRun).length,
       allowCount: w.allow.length,
     };
@@ -116,14 +127,41 @@ function callerView(w: WorkloadAuthz, source: AuthzSource): CallerView {
   return view;
 }
 
-/** Whether some rule of the policy can match this caller (its request aside). */
-function mayConcern(p: CompiledPolicy, source: AuthzSource): boolean {
-  if (p.denyAll || p.rules === null) return true;
-  for (const rule of p.rules) {
-    if (rule.broken) continue;
-    if (rule.sources === null || anySourceMatches(rule.sources, source)) return true;
+/** Narrowed policies, shared by the callers that keep the same rules of a policy. */
+const narrowedPolicies = new WeakMap<CompiledPolicy, Map<string, CompiledPolicy>>();
+
+/**
+ * The policy as one caller sees it: only the rules whose sources match the caller, with their
+ * source conditions dropped (already checked), and `ruleIndex` mapping them back to the rules
+ * as written; undefined when no rule can match the caller.
+ */
+function asSeenBy(p: CompiledPolicy, source: AuthzSource): CompiledPolicy | undefined {
+  if (p.denyAll || p.rules === null) return p;
+  const kept: number[] = [];
+  let sourceConditions = false;
+  for (let i = 0; i < p.rules.length; i++) {
+    const rule = p.rules[i]!;
+    if (rule.broken) continue; // a broken rule matches nothing (a broken DENY/PASS rule made the policy denyAll)
+    if (rule.sources !== null) sourceConditions = true;
+    if (rule.sources === null || anySourceMatches(rule.sources, source)) kept.push(i);
   }
-  return false;
+  if (kept.length === 0) return undefined;
+  if (!sourceConditions && kept.length === p.rules.length) return p;
+  let byRules = narrowedPolicies.get(p);
+  if (byRules === undefined) narrowedPolicies.set(p, (byRules = new Map()));
+  const key = kept.join(',');
+  let narrowed = byRules.get(key);
+  if (narrowed === undefined) {
+    const rules = p.rules;
+    narrowed = {
+      id: p.id, kind: p.kind, namespace: p.namespace, name: p.name, action: p.action, dryRun: p.dryRun,
+      tier: p.tier, priority: p.priority, broken: p.broken, denyAll: p.denyAll,
+      rules: kept.map((i) => ({ sources: null, ports: rules[i]!.ports, http: rules[i]!.http, grpc: rules[i]!.grpc, broken: false })),
+      ruleIndex: kept.map((i) => (p.ruleIndex === null ? i : p.ruleIndex[i]!)),
+    };
+    byRules.set(key, narrowed);
+  }
+  return narrowed;
 }
 
 /** `trace`, when given, receives one line per policy considered (every policy of the workload). */
@@ -231,7 +269,7 @@ function matchPolicy(p: CompiledPolicy, request: AuthzRequest, denyLike: boolean
   let unknown = false;
   for (let i = 0; i < p.rules.length; i++) {
     const result = matchRule(p.rules[i]!, request, denyLike, memo);
-    if (result === 'yes') return { match: 'yes', rule: i };
+    if (result === 'yes') return { match: 'yes', rule: p.ruleIndex === null ? i : p.ruleIndex[i]! };
     if (result === 'unknown') unknown = true;
   }
   return unknown ? UNKNOWN : NO;
@@ -274,12 +312,9 @@ function matchSource(source: CompiledSource, actual: AuthzSource): boolean {
   }
 }
 
+/** Cheapest conditions first (method, header, literal paths), the regular expressions last: all must hold, so the order changes no result. */
 function matchHttp(match: HttpMatch, http: HttpFacts, path: string | undefined, denyLike: boolean): boolean {
   if (match.methods !== null && !match.methods.includes(http.method)) return false;
-  if (match.paths !== null) {
-    if (path === undefined) return denyLike;
-    if (!pathMatcher(match.paths).test(path)) return false;
-  }
   if (match.headers !== null) {
     for (const h of match.headers) {
       const values = http.header(h.name);
@@ -290,31 +325,48 @@ function matchHttp(match: HttpMatch, http: HttpFacts, path: string | undefined, 
       if (denyLike ? matching === 0 : matching !== values.length) return false;
     }
   }
+  if (match.paths !== null) {
+    if (path === undefined) return denyLike;
+    if (!pathMatcher(match.paths)(path)) return false;
+  }
   return true;
 }
 
-const pathMatchers = new WeakMap<readonly PathMatch[], RegExp>();
+type PathTest = (path: string) => boolean;
+
+const pathMatchers = new WeakMap<readonly PathMatch[], PathTest>();
 
 /**
- * A rule's path conditions (OR) as one anchored regular expression, compiled once per rule:
- * Exact as a literal, PathPrefix as a literal followed by nothing or a `/` (Gateway API's
- * element-wise prefix), RegularExpression as given (checked as RE2 syntax on admission).
+ * A rule's path conditions (OR), compiled once per rule: Exact and PathPrefix as string
+ * comparisons (PathPrefix element-wise, as Gateway API: the prefix followed by nothing or a
+ * `/`), RegularExpression as one anchored expression (checked as RE2 syntax on admission),
+ * tried only when no literal matched.
  */
-function pathMatcher(paths: readonly PathMatch[]): RegExp {
-  let re = pathMatchers.get(paths);
-  if (re === undefined) {
-    const parts = paths.map((p) => {
-      if (p.type === 'RegularExpression') return `(?:${p.value})`;
-      if (p.type === 'Exact') return escapeRegExp(p.value);
-      const prefix = p.value.length > 1 && p.value.endsWith('/') ? p.value.slice(0, -1) : p.value;
-      return prefix === '/' ? '/.*' : `${escapeRegExp(prefix)}(?:/.*)?`;
-    });
-    re = new RegExp(`^(?:${parts.join('|')})$`, 'su');
-    pathMatchers.set(paths, re);
+function pathMatcher(paths: readonly PathMatch[]): PathTest {
+  let test = pathMatchers.get(paths);
+  if (test === undefined) {
+    const exact = new Set<string>();
+    const prefixes: string[] = [];
+    const expressions: string[] = [];
+    for (const p of paths) {
+      if (p.type === 'Exact') exact.add(p.value);
+      else if (p.type === 'PathPrefix') prefixes.push(p.value.length > 1 && p.value.endsWith('/') ? p.value.slice(0, -1) : p.value);
+      else expressions.push(`(?:${p.value})`);
+    }
+    const re = expressions.length === 0 ? null : new RegExp(`^(?:${expressions.join('|')})$`, 'su');
+    test = (path) => {
+      if (exact.has(path)) return true;
+      for (const prefix of prefixes) if (prefix === '/' || hasPathPrefix(path, prefix)) return true;
+      return re !== null && re.test(path);
+    };
+    pathMatchers.set(paths, test);
   }
-  return re;
+  return test;
 }
 
+function hasPathPrefix(path: string, prefix: string): boolean {
+  return path.startsWith(prefix) && (path.length === prefix.length || path.charCodeAt(prefix.length) === 47 /* / */);
+}
 
 function inIpBlock(ip: string, cidr: string, except: readonly string[]): boolean {
   const value = ipv4ToUint32(ip);

@@ -18,6 +18,8 @@ export interface CompiledPolicy extends Omit<PolicyDefinition, 'rules' | 'proble
   rules: CompiledRule[] | null;
   /** Fail closed: a broken policy, or a DENY/PASS policy with a broken rule, denies every request it covers. */
   denyAll: boolean;
+  /** null: `rules[i]` is rule i as written; otherwise the rules were narrowed and `ruleIndex[i]` is rule i's index as written. */
+  ruleIndex: number[] | null;
 }
 
 export interface WorkloadAuthz {
@@ -124,14 +126,29 @@ function selects(policy: PolicyDefinition, workload: AuthzWorkload, namespaceLab
   });
 }
 
+/** Built field by field (no spread): every compiled policy and rule gets the same shape, which keeps the evaluator's property reads monomorphic. */
 function compilePolicy(policy: PolicyDefinition, namespaces: readonly AuthzNamespace[]): CompiledPolicy {
-  const { rules, problems: _problems, subject: _subject, targets: _targets, ...rest } = policy;
   const denyLike = policy.action === 'DENY' || policy.action === 'PASS';
-  const denyAll = policy.action !== 'AUDIT' && (policy.broken || (denyLike && (rules ?? []).some((rule) => rule.broken)));
+  const denyAll = policy.action !== 'AUDIT' && (policy.broken || (denyLike && (policy.rules ?? []).some((rule) => rule.broken)));
   return {
-    ...rest,
+    id: policy.id,
+    kind: policy.kind,
+    namespace: policy.namespace,
+    name: policy.name,
+    action: policy.action,
+    dryRun: policy.dryRun,
+    tier: policy.tier,
+    priority: policy.priority,
+    broken: policy.broken,
     denyAll,
-    rules: rules === null ? null : rules.map((rule) => ({ ...rule, sources: rule.sources === null ? null : rule.sources.map((s) => compileSource(s, namespaces)) })),
+    rules: policy.rules === null ? null : policy.rules.map((rule) => ({
+      sources: rule.sources === null ? null : rule.sources.map((s) => compileSource(s, namespaces)),
+      ports: rule.ports,
+      http: rule.http,
+      grpc: rule.grpc,
+      broken: rule.broken,
+    })),
+    ruleIndex: null,
   };
 }
 
